@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Brings a fresh machine to a built tree: the wasm toolchain (Debian packages, or rustup's wasm32 target when it is
+# already there), wasm-bindgen and wasm-pack, npm packages, then the wasm and TypeScript builds. Every step is
+# skipped when its result is already present, so running it again costs a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+as_root_apt_install() {
+  if [ "$(id -u)" != 0 ] || ! have apt-get; then
+    log "missing system packages: $*"
+    log "install them (Debian/Ubuntu: sudo apt-get install -y $*) or use rustup: rustup target add wasm32-unknown-unknown"
+    exit 1
+  fi
+  log "apt-get install $*"
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. A Rust toolchain that can target wasm32.
+if ! (have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown); then
+  missing=()
+  for p in rustc-web cargo-web rust-web-src lld-22; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then as_root_apt_install "${missing[@]}"; fi
+fi
+if ! have cargo; then
+  log "cargo not found: install Rust (rustup) or Debian's cargo-web"
+  exit 1
+fi
+
+# 2. wasm-bindgen CLI at exactly the version in Cargo.lock, and wasm-pack.
+export PATH="$HOME/.cargo/bin:$PATH"
+wb_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $wb_version\$"); then
+  log "cargo install wasm-bindgen-cli $wb_version (a few minutes, once)"
+  cargo install -q wasm-bindgen-cli --version "=$wb_version" --locked
+fi
+if ! have wasm-pack; then
+  log "cargo install wasm-pack (a few minutes, once)"
+  cargo install -q wasm-pack --locked
+fi
+
+# 3. npm packages, from the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 4. The builds (each skips itself when up to date).
+npm run --silent build:wasm
+npm run --silent build:ts

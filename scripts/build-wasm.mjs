@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Builds crates/tnn-wasm twice with wasm-pack, as a simd128 module and as a scalar module.
+// Outputs: pkg/simd/tnn.js + tnn_bg.wasm and pkg/scalar/tnn.js + tnn_bg.wasm (both gitignored).
+//
+// Two toolchains are supported because our CI machines cannot download the wasm32 standard library:
+// - rustup with the wasm32-unknown-unknown target installed: a plain `cargo build --target wasm32-unknown-unknown`;
+// - Debian's rustc-web + rust-web-src: std is rebuilt from source (-Zbuild-std), see shared/docs/toolchain.md.
+// Nothing is rebuilt when the outputs are newer than every Rust source and manifest.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, statSync, mkdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const TARGET = "wasm32-unknown-unknown";
+const VARIANTS = {
+  simd: { rustflags: ["-C", "target-feature=+simd128"], features: ["wasm_simd"] },
+  scalar: { rustflags: [], features: [] },
+};
+
+function sh(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...opts }).trim();
+}
+function tryRun(cmd, args, opts) {
+  try {
+    return sh(cmd, args, opts);
+  } catch {
+    return null;
+  }
+}
+
+function newestSourceMtime() {
+  let newest = 0;
+  const visit = (p) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p)) if (e !== "target") visit(join(p, e));
+    } else if (/\.(rs|toml)$/.test(p) || p.endsWith("Cargo.lock")) newest = Math.max(newest, st.mtimeMs);
+  };
+  visit(join(root, "crates"));
+  for (const f of ["Cargo.toml", "Cargo.lock"]) if (existsSync(join(root, f))) visit(join(root, f));
+  visit(fileURLToPath(import.meta.url));
+  return newest;
+}
+
+/** Finds a toolchain that can build wasm32: returns the env and extra cargo args to use with it. */
+function detectToolchain() {
+  const installed = tryRun("rustup", ["target", "list", "--installed"]);
+  if (installed && installed.split("\n").includes(TARGET)) {
+    return { name: "rustup", env: {}, cargoArgs: [], linkerFlags: [] };
+  }
+  // Debian's rustc-web installs /usr/bin/rustc (1.96) next to rust-web-src's std sources.
+  const debianRustc = "/usr/bin/rustc";
+  const sysroot = existsSync(debianRustc) ? tryRun(debianRustc, ["--print", "sysroot"]) : null;
+  const haveSrc = sysroot && existsSync(join(sysroot, "lib/rustlib/src/rust/library/std"));
+  const linker = ["wasm-ld-22", "wasm-ld", "rust-lld"].find((l) => tryRun("which", [l]));
+  if (haveSrc && linker) {
+    return {
+      name: `debian rustc-web (${tryRun(debianRustc, ["--version"])}) with -Zbuild-std`,
+      env: { RUSTC: debianRustc, RUSTC_BOOTSTRAP: "1" },
+      cargoArgs: ["-Zbuild-std=std,panic_abort"],
+      linkerFlags: ["-C", `linker=${linker}`],
+    };
+  }
+  throw new Error(
+    "No Rust toolchain that can build wasm32 was found.\n" +
+      "  Either: rustup target add wasm32-unknown-unknown\n" +
+      "  Or (Debian): apt-get install rustc-web cargo-web rust-web-src lld-22   (scripts/bootstrap.sh does this)",
+  );
+}
+
+function wasmBindgenVersionWanted() {
+  const lock = sh("cat", [join(root, "Cargo.lock")]);
+  const m = lock.match(/name = "wasm-bindgen"\nversion = "([^"]+)"/);
+  if (!m) throw new Error("wasm-bindgen not found in Cargo.lock");
+  return m[1];
+}
+
+function build() {
+  const force = process.argv.includes("--force");
+  const outputs = Object.keys(VARIANTS).map((v) => join(root, "pkg", v, "tnn_bg.wasm"));
+  if (!force && existsSync(join(root, "Cargo.lock")) && outputs.every(existsSync)) {
+    const oldest = Math.min(...outputs.map((o) => statSync(o).mtimeMs));
+    if (oldest > newestSourceMtime()) {
+      console.error("wasm: up to date");
+      return;
+    }
+  }
+  const tc = detectToolchain();
+  console.error(`wasm: toolchain ${tc.name}`);
+  const wb = wasmBindgenVersionWanted();
+  const have = tryRun("wasm-bindgen", ["--version"]);
+  if (!have || !have.includes(wb)) {
+    throw new Error(`wasm-bindgen CLI ${wb} is needed (found: ${have ?? "none"}). Run: cargo install wasm-bindgen-cli --version =${wb}`);
+  }
+  if (!tryRun("wasm-pack", ["--version"])) throw new Error("wasm-pack is needed. Run: cargo install wasm-pack");
+  for (const [variant, cfg] of Object.entries(VARIANTS)) {
+    const outDir = join(root, "pkg", variant);
+    mkdirSync(outDir, { recursive: true });
+    // --mode no-install: use the wasm-bindgen on PATH (checked above) instead of downloading one;
+    // --no-opt: wasm-pack would download binaryen's wasm-opt, which these machines cannot fetch.
+    const args = ["build", "crates/tnn-wasm", "--target", "web", "--mode", "no-install", "--no-opt", "--no-pack",
+      "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs];
+    if (cfg.features.length) args.push("--features", cfg.features.join(","));
+    const env = {
+      ...process.env,
+      ...tc.env,
+      // wasm-pack finds the artifact through cargo metadata, which honours CARGO_TARGET_DIR: one dir per variant
+      // keeps both builds incremental.
+      CARGO_TARGET_DIR: join(root, "target", `wasm-${variant}`),
+      RUSTFLAGS: [...cfg.rustflags, ...tc.linkerFlags].join(" "),
+    };
+    console.error(`wasm: wasm-pack ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
+    execFileSync("wasm-pack", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+    console.error(`wasm: ${variant} -> pkg/${variant}/tnn_bg.wasm (${statSync(join(outDir, "tnn_bg.wasm")).size} bytes)`);
+  }
+}
+
+try {
+  build();
+} catch (e) {
+  console.error(`build-wasm: ${e.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,94 @@
+/**
+ * A planned depthwise Toeplitz product for one length and channel count. It owns FFT plans and scratch in wasm, so
+ * reuse one per (n, channels, causal) and dispose it when done.
+ * @module
+ */
+import { DisposedError, ShapeError, ValueRangeError } from "./errors.js";
+import { _checkToeplitz } from "./ops.js";
+import { Tensor } from "./tensor.js";
+import { kernels } from "./wasm.js";
+
+type F32 = Tensor<"float32">;
+type Plan = InstanceType<ReturnType<typeof kernels>["ToeplitzPlan"]>;
+
+/** Sequence length past which the FFT path beats the direct sum (measured on the simd build). */
+export function toeplitzCrossover(): number {
+  return kernels().toeplitz_crossover();
+}
+
+/** Depthwise Toeplitz mixing of `[n, channels]` inputs; picks the direct or FFT path by the measured crossover. */
+export class ToeplitzPlan {
+  readonly n: number;
+  readonly channels: number;
+  readonly causal: boolean;
+  #plan: Plan | undefined;
+
+  constructor(n: number, channels: number, causal: boolean) {
+    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 26) throw new ValueRangeError(`ToeplitzPlan: n must be an integer in [1, 2^26], got ${n}`);
+    if (!Number.isSafeInteger(channels) || channels < 1 || channels > 2 ** 20) {
+      throw new ValueRangeError(`ToeplitzPlan: channels must be an integer in [1, 2^20], got ${channels}`);
+    }
+    this.n = n;
+    this.channels = channels;
+    this.causal = causal;
+    this.#plan = new (kernels().ToeplitzPlan)(n, channels, causal);
+  }
+
+  #p(): Plan {
+    if (!this.#plan) throw new DisposedError("ToeplitzPlan used after dispose()");
+    return this.#plan;
+  }
+
+  /** Whether this length runs the FFT path (false: the direct sum). */
+  get usesFft(): boolean {
+    return this.#p().uses_fft();
+  }
+
+  /** Kernel spectra of a coefficient table, to cache and pass to {@link apply}. */
+  spectra(coeffs: F32): F32 {
+    const p = this.#p();
+    const probe = Tensor.empty("float32", [this.n, this.channels]);
+    try {
+      _checkToeplitz(probe, coeffs, this.causal, "ToeplitzPlan.spectra");
+    } finally {
+      probe.dispose();
+    }
+    const s = Tensor.empty("float32", [p.spectra_len()]);
+    p.spectra(coeffs.ptr, s.ptr);
+    return s;
+  }
+
+  /** `y = T x` with spectra from {@link spectra}. */
+  apply(x: F32, spectra: F32, out?: F32): F32 {
+    const p = this.#p();
+    this.#checkX(x);
+    if (spectra.dtype !== "float32" || spectra.size !== p.spectra_len()) {
+      throw new ShapeError(`ToeplitzPlan.apply: spectra must be ${p.spectra_len()} floats from spectra(), got ${spectra.size}`);
+    }
+    const y = out ?? Tensor.empty("float32", [this.n, this.channels]);
+    p.apply(x.ptr, spectra.ptr, y.ptr);
+    return y;
+  }
+
+  /** `y = T x`, computing each channel's kernel spectrum on the fly (no cache, least memory). */
+  applyCoeffs(x: F32, coeffs: F32, out?: F32): F32 {
+    const p = this.#p();
+    _checkToeplitz(x, coeffs, this.causal, "ToeplitzPlan.applyCoeffs");
+    this.#checkX(x);
+    const y = out ?? Tensor.empty("float32", [this.n, this.channels]);
+    p.apply_coeffs(x.ptr, coeffs.ptr, y.ptr);
+    return y;
+  }
+
+  #checkX(x: F32): void {
+    if (x.dtype !== "float32" || x.dims.length !== 2 || x.dims[0] !== this.n || x.dims[1] !== this.channels) {
+      throw new ShapeError(`ToeplitzPlan: x must be float32 [${this.n}, ${this.channels}], got ${x.dtype} ${x.shapeString}`);
+    }
+  }
+
+  /** Frees the plan's wasm memory. Idempotent. */
+  dispose(): void {
+    this.#plan?.free();
+    this.#plan = undefined;
+  }
+}
