@@ -132,7 +132,7 @@ export function embedding(table: Tensor<"float32" | "float16">, ids: Int32Array,
   const idsT = Tensor.from(ids);
   try {
     const k = kernels();
-    (table.dtype === "float16" ? k.embedding_f16 : k.embedding)(table.ptr, idsT.ptr, ids.length, dim, scaleBy, y.ptr);
+    (table.dtype === "float16" ? k.embedding_f16 : k.embedding)(table.ptr, idsT.ptr, ids.length, dim, vocab, scaleBy, y.ptr);
   } finally {
     idsT.dispose();
   }
