@@ -46,16 +46,22 @@ class Rpe(nn.Module):
 class Tno(nn.Module):
     """Causal depthwise Toeplitz mixing, computed as the official code does: rfft at length 2n."""
 
-    def __init__(self, channels: int, n_heads: int, rpe_dim: int, rpe_layers: int, gamma: float):
+    def __init__(self, channels: int, n_heads: int, rpe_dim: int, rpe_layers: int, gamma):
         super().__init__()
         self.rpe = Rpe(rpe_dim, channels, rpe_layers)
-        # Frozen decay, stored per channel as (h, 1, d1/h) like the official checkpoints.
-        self.gamma = nn.Parameter(torch.full((n_heads, 1, channels // n_heads), gamma), requires_grad=False)
+        # Frozen decay, stored per channel as (h, 1, d1/h) like the official checkpoints; absent without decay.
+        if gamma is not None:
+            self.gamma = nn.Parameter(torch.full((n_heads, 1, channels // n_heads), gamma), requires_grad=False)
+        else:
+            self.gamma = None
 
     def coefficients(self, n: int) -> torch.Tensor:
         """t_0..t_{n-1} as [n, channels]; t_0 undecayed."""
-        k = torch.arange(n, dtype=torch.float32, device=self.gamma.device)
+        w = self.rpe.pos_proj.weight
+        k = torch.arange(n, dtype=w.dtype, device=w.device)
         t = self.rpe(k)
+        if self.gamma is None:
+            return t
         lam = self.gamma.reshape(1, -1)
         decay = lam ** k.reshape(-1, 1)  # k = 0 gives 1: t_0 is not decayed
         return t * decay

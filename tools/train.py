@@ -7,7 +7,7 @@ extracted with the reader of the same source package (`bible-kjv`, /usr/bin/bibl
     apt-get install -y bible-kjv bible-kjv-text
     bible -m 8000 -l 100000 "Gen1:1-Rev22:21"
 That prints every chapter as "Book N" between blank lines and each verse on one line as "  V text". We strip
-the two-space verse indent and the leading blank line; the result is pure ASCII (4,236,035 bytes).
+the two-space verse indent and the leading blank line; the result is pure ASCII (4,236,034 bytes).
 Split: the last books, Colossians .. Revelation (~5% of the bytes), are held out as the test split and written to
 <out>/heldout.txt; training uses Genesis .. Philippians.
 
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import save_file  # noqa: E402
-from svg_plot import line_plot_svg  # noqa: E402
+from model_card import write_card  # noqa: E402
 from tnn_torch import CausalLM, official_state_dict, param_count  # noqa: E402
 
 HELDOUT_FIRST_BOOK = "Colossians"
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--gamma", type=float, default=0.99)
     ap.add_argument("--block", type=int, default=512)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=3200)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
@@ -158,6 +158,7 @@ def main() -> None:
 
     curve = []  # (step, train loss (mean since last eval), test loss), nats/byte
     t0 = time.time()
+    cpu0 = time.process_time()
     running, running_n = 0.0, 0
     for step in range(args.steps):
         for g in opt.param_groups:
@@ -183,6 +184,7 @@ def main() -> None:
             print(f"step {step + 1}/{args.steps} train {tr:.4f} test {test_loss:.4f} nats/byte "
                   f"({test_loss / math.log(2):.4f} bits/byte) lr {lr_at(step, args):.2e} {el:.0f}s", flush=True)
     train_seconds = time.time() - t0
+    train_cpu_seconds = time.process_time() - cpu0
 
     final_test = evaluate(model, test, args.block, 10 ** 9)
     print(f"final held-out loss over all 512-byte blocks: {final_test:.4f} nats/byte "
@@ -199,6 +201,7 @@ def main() -> None:
         "args": vars(args),
         "trainable_parameters": n_params,
         "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu_seconds,
         "torch_version": torch.__version__,
         "curve": [{"step": s, "train_loss": a, "test_loss": b} for s, a, b in curve],
         "final_test_loss_all_blocks": final_test,
@@ -208,14 +211,7 @@ def main() -> None:
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")
-    steps = [s for s, _, _ in curve]
-    svg = line_plot_svg(
-        steps,
-        {"train": [a / math.log(2) for _, a, _ in curve], "held-out": [b / math.log(2) for _, _, b in curve]},
-        title="kjv-byte training loss", xlabel="step", ylabel="bits per byte",
-    )
-    with open(os.path.join(args.out, "loss.svg"), "w") as f:
-        f.write(svg)
+    write_card(args.out)
     print(f"done in {train_seconds:.0f}s; wrote {args.out}", flush=True)
 
 

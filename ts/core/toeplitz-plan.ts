@@ -44,6 +44,11 @@ export class ToeplitzPlan {
     return this.#p().uses_fft();
   }
 
+  /** Floats in the spectra {@link spectra} returns (to size a cache before computing them). */
+  get spectraLength(): number {
+    return this.#p().spectra_len();
+  }
+
   /** Kernel spectra of a coefficient table, to cache and pass to {@link apply}. */
   spectra(coeffs: F32): F32 {
     const p = this.#p();

@@ -64,8 +64,7 @@ function defaultWasmUrl(build: "simd" | "scalar"): URL {
 async function resolveSource(source: WasmSource): Promise<WebAssembly.Module | BufferSource | Response> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
-  if (typeof Response !== "undefined" && source instanceof Response) return source;
-  if (source instanceof Promise) return source;
+  if (typeof source !== "string" && !(source instanceof URL)) return source; // a Response, or a promise of one
   const url = source instanceof URL ? source : new URL(source, typeof location !== "undefined" ? location.href : undefined);
   if (url.protocol === "file:") {
     // fetch() cannot read file: URLs in Node; every server-side runtime we support has node:fs.

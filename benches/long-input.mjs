@@ -1,0 +1,55 @@
+// The paper-shaped causal LM (d=512, 7 layers, d1=1536, RPE 64×6, λ=0.99, random weights, vocabulary 512) on one
+// long input: load time, forward time and peak wasm memory (linear memory only grows, so its final size is the peak).
+//
+// Usage: node benches/long-input.mjs [--n 16384] [--runs 2]
+// The TypeScript sources are loaded through vite's SSR loader, as the tests load them.
+import { createServer } from "vite";
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const n = arg("--n", 16384);
+const runs = arg("--runs", 2);
+
+const server = await createServer({
+  root: new URL("..", import.meta.url).pathname,
+  configFile: false,
+  logLevel: "silent",
+  appType: "custom",
+  server: { middlewareMode: true, hmr: false, ws: false },
+  optimizeDeps: { noDiscovery: true, include: [] },
+});
+try {
+  const core = await server.ssrLoadModule("/ts/core/index.ts");
+  const models = await server.ssrLoadModule("/ts/models/index.ts");
+  const paper = await server.ssrLoadModule("/test/helpers/paper-lm.ts");
+  const info = await core.init();
+  const file = paper.paperLmFile();
+  const ids = paper.paperLmIds(n);
+  let t = performance.now();
+  const model = await models.loadModel(file, { config: paper.PAPER_LM_CONFIG });
+  const loadS = (performance.now() - t) / 1000;
+  const afterLoad = core.memoryBytes();
+  const times = [];
+  for (let r = 0; r < runs; r++) {
+    t = performance.now();
+    const out = model.forward(ids);
+    times.push((performance.now() - t) / 1000);
+    out.dispose();
+  }
+  const peak = core.memoryBytes();
+  model.dispose();
+  const mib = (b) => (b / 2 ** 20).toFixed(0);
+  const result = {
+    build: info.build, n, d_model: 512, layers: 7, d1: 1536, vocab: 512, weights_mib: Number(mib(file.length)),
+    load_s: Number(loadS.toFixed(2)), forward_s: times.map((x) => Number(x.toFixed(2))),
+    tokens_per_s: Math.round(n / Math.min(...times)), wasm_memory_after_load_mib: Number(mib(afterLoad)), wasm_memory_peak_mib: Number(mib(peak)),
+    node: process.version,
+  };
+  console.log(`paper-shaped LM, n=${n} (${info.build}): load ${result.load_s} s, forward ${result.forward_s.join(" / ")} s ` +
+    `(${result.tokens_per_s} tok/s), wasm memory ${result.wasm_memory_after_load_mib} MiB after load, ${result.wasm_memory_peak_mib} MiB peak`);
+  console.log(JSON.stringify(result));
+} finally {
+  await server.close();
+}

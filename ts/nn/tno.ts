@@ -1,0 +1,195 @@
+/**
+ * `Tno`: the Toeplitz neural operator, depthwise Toeplitz mixing along the sequence with RPE coefficients.
+ * @module
+ */
+import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
+import { toeplitzCoeffRows, toeplitzDirect } from "../core/ops.js";
+import { Tensor } from "../core/tensor.js";
+import { ToeplitzPlan, toeplitzCrossover } from "../core/toeplitz-plan.js";
+import { type Rpe } from "./rpe.js";
+
+type F32 = Tensor<"float32">;
+
+/** Options of {@link Tno}. */
+export interface TnoOptions {
+  /** Causal (`t_k = 0` for k < 0) or bidirectional. */
+  readonly causal: boolean;
+  /**
+   * Per-channel decay λ, the official `toep.gamma` of shape `(h, 1, d1/h)` flattened in C order (channel
+   * `c = head·(d1/h) + j`). Omit for no decay.
+   */
+  readonly gamma?: Float32Array;
+  /** Heads h. They only change how the official code reshapes gamma and the RPE output; the mixing is depthwise. */
+  readonly heads?: number;
+  /** Bytes of coefficient tables and FFT spectra kept per length n, least recently used dropped first. Default 64 MiB. */
+  readonly cacheBytes?: number;
+}
+
+/** What is kept for one sequence length: the direct path keeps coefficients, the FFT path a plan and spectra. */
+interface CacheEntry {
+  readonly coeffs?: F32;
+  readonly plan?: ToeplitzPlan;
+  readonly spectra?: F32;
+  readonly bytes: number;
+}
+
+/** Default {@link TnoOptions.cacheBytes}. */
+export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
+
+/**
+ * `y_i[c] = Σ_j t_{i-j}[c] · x_j[c]` with `t_0 = RPE(0)` and `t_k = λ_c^|k| · RPE(k)` for `k ≠ 0`.
+ *
+ * Coefficients depend only on n and the weights, so the tables (short inputs, direct sum) or FFT spectra (long
+ * inputs) are cached per n within a byte budget; a length whose spectra exceed the budget is computed with
+ * per-channel spectra on the fly instead, which needs no cache.
+ */
+export class Tno {
+  readonly causal: boolean;
+  readonly heads: number;
+  readonly channels: number;
+  readonly cacheBytes: number;
+  readonly #rpe: Rpe;
+  readonly #gamma: F32 | undefined;
+  readonly #gammaHost: Float32Array | undefined;
+  readonly #cache = new Map<number, CacheEntry>();
+  #cachedBytes = 0;
+
+  /**
+   * Takes ownership of `rpe`.
+   * @throws {ShapeError} gamma's length is not the RPE's channel count, or heads do not divide it
+   * @throws {ValueRangeError} a λ is not finite
+   * @throws {InvalidOptionError} bad heads or cacheBytes
+   */
+  constructor(rpe: Rpe, options: TnoOptions) {
+    const channels = rpe.channels;
+    const heads = options.heads ?? 1;
+    if (!Number.isSafeInteger(heads) || heads < 1) throw new InvalidOptionError(`Tno: heads must be a positive integer, got ${heads}`);
+    if (channels % heads !== 0) throw new ShapeError(`Tno: ${heads} heads do not divide ${channels} channels`);
+    const cacheBytes = options.cacheBytes ?? DEFAULT_TNO_CACHE_BYTES;
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
+      throw new InvalidOptionError(`Tno: cacheBytes must be a non-negative integer, got ${cacheBytes}`);
+    }
+    if (options.gamma !== undefined) {
+      if (!(options.gamma instanceof Float32Array)) throw new DTypeError("Tno: gamma must be a Float32Array");
+      if (options.gamma.length !== channels) {
+        throw new ShapeError(`Tno: gamma has ${options.gamma.length} values, expected ${channels} (h=${heads}, d1/h=${channels / heads})`);
+      }
+      for (let c = 0; c < channels; c++) {
+        if (!Number.isFinite(options.gamma[c]!)) throw new ValueRangeError(`Tno: gamma[${c}] = ${options.gamma[c]} is not finite`);
+      }
+      this.#gammaHost = options.gamma.slice();
+      this.#gamma = Tensor.from(this.#gammaHost);
+    }
+    this.causal = options.causal;
+    this.heads = heads;
+    this.channels = channels;
+    this.cacheBytes = cacheBytes;
+    this.#rpe = rpe;
+  }
+
+  /** The RPE MLP; owned by this layer. */
+  get rpe(): Rpe {
+    return this.#rpe;
+  }
+
+  /** A copy of the per-channel λ (d1 values, channel order), or undefined when there is no decay. */
+  get gamma(): Float32Array | undefined {
+    return this.#gammaHost?.slice();
+  }
+
+  /**
+   * Causal coefficients for offsets 0..count-1: `[count, d1]`. With `decay` (default true) row k is `λ^k RPE(k)`
+   * (row 0 undecayed); without it, the raw `RPE(k)`.
+   */
+  coefficients(count: number, options: { decay?: boolean } = {}): F32 {
+    if (!Number.isSafeInteger(count) || count < 0) throw new ValueRangeError(`Tno.coefficients: count must be a non-negative integer, got ${count}`);
+    return this.#rpe.forward(0, count, options.decay === false ? undefined : this.#gamma);
+  }
+
+  /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */
+  #table(n: number): F32 {
+    return this.#rpe.forward(this.causal ? 0 : -(n - 1), toeplitzCoeffRows(n, this.causal), this.#gamma);
+  }
+
+  /**
+   * Mixes `x` (`[n, d1]`) along the sequence: `[n, d1]`.
+   * @throws {ShapeError} `x` is not `[n, d1]`
+   */
+  forward(x: F32): F32 {
+    if (x.dtype !== "float32") throw new DTypeError(`Tno: x must be float32, got ${x.dtype}`);
+    if (x.dims.length !== 2 || x.dims[1] !== this.channels) throw new ShapeError(`Tno: x must be [n, ${this.channels}], got ${x.shapeString}`);
+    const n = x.dims[0]!;
+    if (n === 0) return Tensor.empty("float32", [0, this.channels]);
+    const hit = this.#cache.get(n);
+    if (hit) {
+      this.#cache.delete(n);
+      this.#cache.set(n, hit);
+      return hit.spectra ? hit.plan!.apply(x, hit.spectra) : toeplitzDirect(x, hit.coeffs!, this.causal);
+    }
+    if (n <= toeplitzCrossover()) {
+      const coeffs = this.#table(n);
+      const y = toeplitzDirect(x, coeffs, this.causal);
+      if (!this.#remember(n, { coeffs, bytes: coeffs.size * 4 })) coeffs.dispose();
+      return y;
+    }
+    const plan = new ToeplitzPlan(n, this.channels, this.causal);
+    let coeffs: F32 | undefined;
+    try {
+      coeffs = this.#table(n);
+      const bytes = plan.spectraLength * 4;
+      if (bytes <= this.cacheBytes) {
+        const spectra = plan.spectra(coeffs);
+        coeffs.dispose();
+        this.#remember(n, { plan, spectra, bytes });
+        return plan.apply(x, spectra);
+      }
+      const y = plan.applyCoeffs(x, coeffs);
+      plan.dispose();
+      return y;
+    } catch (e) {
+      if (!this.#cache.has(n)) plan.dispose();
+      throw e;
+    } finally {
+      coeffs?.dispose();
+    }
+  }
+
+  /** Caches `entry` for length n if it fits the budget, evicting the least recently used. */
+  #remember(n: number, entry: CacheEntry): boolean {
+    if (entry.bytes > this.cacheBytes) return false;
+    for (const [k, old] of this.#cache) {
+      if (this.#cachedBytes + entry.bytes <= this.cacheBytes) break;
+      this.#cache.delete(k);
+      this.#cachedBytes -= old.bytes;
+      disposeEntry(old);
+    }
+    this.#cache.set(n, entry);
+    this.#cachedBytes += entry.bytes;
+    return true;
+  }
+
+  /** Bytes of coefficient tables and spectra held in the cache now. */
+  get cachedBytes(): number {
+    return this.#cachedBytes;
+  }
+
+  /** Drops every cached table, plan and spectrum. */
+  clearCache(): void {
+    for (const e of this.#cache.values()) disposeEntry(e);
+    this.#cache.clear();
+    this.#cachedBytes = 0;
+  }
+
+  /** Frees the RPE, gamma and the cache. Idempotent. */
+  dispose(): void {
+    this.clearCache();
+    this.#rpe.dispose();
+    this.#gamma?.dispose();
+  }
+}
+
+function disposeEntry(e: CacheEntry): void {
+  e.coeffs?.dispose();
+  e.spectra?.dispose();
+  e.plan?.dispose();
+}
