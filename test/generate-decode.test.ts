@@ -1,0 +1,193 @@
+/**
+ * Incremental decoding against the full forward pass: every step's logits must equal the forward's logits at that
+ * position (≤ 1e-4 of the largest |logit|), for thousands of steps, crossing many block boundaries of the online
+ * scheme and the bucket growth of the states. The fixture's float64 reference (tools/reference.py) is checked too.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { memoryBytes as wasmMemoryBytes } from "../ts/core/wasm.js";
+import { DecodeStateError, InvalidOptionError, ValueRangeError } from "../ts/core/errors.js";
+import { CausalLM } from "../ts/generate/causal-lm.js";
+import { type DecodeMode } from "../ts/generate/decode-mode.js";
+import { loadModel } from "../ts/generate/load.js";
+
+const FIXTURE = new URL("./fixtures/lm_pre_h2_decay_n8192/", import.meta.url);
+let model: CausalLM;
+let ids: Int32Array;
+let full: Float32Array; // [n, V] logits of the library's forward over the whole sequence
+let V: number;
+const STEPS = 4200;
+
+beforeAll(async () => {
+  const m = await loadModel(new URL("model.safetensors", FIXTURE).pathname);
+  if (!(m instanceof CausalLM)) throw new Error("fixture is not a causal LM");
+  model = m;
+  V = model.vocabSize;
+  const input = JSON.parse(readFileSync(new URL("input.json", FIXTURE), "utf8")) as { ids: number[][] };
+  ids = Int32Array.from(input.ids[0]!.slice(0, STEPS));
+  const logits = model.forward(ids);
+  full = logits.toArray();
+  logits.dispose();
+});
+
+afterAll(() => model?.dispose());
+
+/** Largest |a - b| over a row, relative to the row's largest |b|. */
+function rowError(a: Float32Array, full: Float32Array, row: number): number {
+  let err = 0;
+  let max = 0;
+  for (let j = 0; j < V; j++) {
+    const b = full[row * V + j]!;
+    err = Math.max(err, Math.abs(a[j]! - b));
+    max = Math.max(max, Math.abs(b));
+  }
+  return err / max;
+}
+
+/** Prefills `prompt` tokens, steps through the rest, returns the worst relative error over all positions. */
+function decodeError(mode: DecodeMode, prompt: number, maxLength: number, steps = STEPS): { worst: number; at: number } {
+  const dec = model.decoder({ mode, maxLength });
+  try {
+    let worst = rowError(dec.prefill(ids.subarray(0, prompt)), full, prompt - 1);
+    let at = prompt - 1;
+    for (let t = prompt; t < steps; t++) {
+      const e = rowError(dec.step(ids[t]!), full, t);
+      if (e > worst) [worst, at] = [e, t];
+    }
+    expect(dec.position).toBe(steps);
+    return { worst, at };
+  } finally {
+    dec.dispose();
+  }
+}
+
+describe("incremental decoding equals the full forward", () => {
+  it("online mode, ≥ 4000 steps after a 1-token prompt", () => {
+    const { worst, at } = decodeError("online", 1, STEPS);
+    expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("naive mode, ≥ 4000 steps after a 1-token prompt", () => {
+    const { worst, at } = decodeError("naive", 1, STEPS);
+    expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("online mode after a 777-token FFT prefill, growing from the 256 bucket through 8192", () => {
+    const { worst, at } = decodeError("online", 777, 300);
+    expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("naive mode with growth from a small bucket", () => {
+    const { worst, at } = decodeError("naive", 5, 10, 1500);
+    expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("matches the float64 reference at the fixture's positions", () => {
+    const input = JSON.parse(readFileSync(new URL("input.json", FIXTURE), "utf8")) as { positions: number[]; max_abs_logit: number };
+    const ref = new Float32Array(readFileSync(new URL("logits.bin", FIXTURE)).buffer.slice(0));
+    const wanted = new Map(input.positions.map((p, i) => [p, i]));
+    const dec = model.decoder({ maxLength: STEPS });
+    let checked = 0;
+    try {
+      const check = (logits: Float32Array, pos: number): void => {
+        const i = wanted.get(pos);
+        if (i === undefined) return;
+        for (let j = 0; j < V; j++) expect(Math.abs(logits[j]! - ref[i * V + j]!)).toBeLessThanOrEqual(1e-4 * input.max_abs_logit);
+        checked++;
+      };
+      check(dec.prefill(ids.subarray(0, 1)), 0);
+      for (let t = 1; t < STEPS; t++) check(dec.step(ids[t]!), t);
+    } finally {
+      dec.dispose();
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+});
+
+describe("ETSC mode", () => {
+  it("is exact within its window", () => {
+    const window = 1024;
+    const dec = model.decoder({ mode: "etsc", etscWindow: window });
+    try {
+      let worst = rowError(dec.prefill(ids.subarray(0, 100)), full, 99);
+      for (let t = 100; t < window; t++) worst = Math.max(worst, rowError(dec.step(ids[t]!), full, t));
+      expect(worst).toBeLessThanOrEqual(1e-4);
+      expect(dec.capacity).toBe(Infinity);
+    } finally {
+      dec.dispose();
+    }
+  });
+
+  it("drifts from the exact output past its window, as documented", () => {
+    const window = 64;
+    const dec = model.decoder({ mode: "etsc", etscWindow: window });
+    try {
+      let inside = rowError(dec.prefill(ids.subarray(0, 1)), full, 0);
+      let beyond = 0;
+      for (let t = 1; t < 1000; t++) {
+        const e = rowError(dec.step(ids[t]!), full, t);
+        if (t < window) inside = Math.max(inside, e);
+        else beyond = Math.max(beyond, e);
+      }
+      expect(inside).toBeLessThanOrEqual(1e-4);
+      // This fixture's decays (λ up to 0.999) keep offsets ≥ 64 significant, so the periodic kernel shows.
+      expect(beyond).toBeGreaterThan(1e-2);
+    } finally {
+      dec.dispose();
+    }
+  });
+});
+
+describe("decoder API", () => {
+  it("shares kernels per bucket and keeps per-step memory flat", () => {
+    const a = model.decoder({ maxLength: 1000 });
+    const b = model.decoder({ maxLength: 1000 });
+    try {
+      const kernelBytes = model.decodeKernels.memoryBytes;
+      expect(kernelBytes).toBeGreaterThan(0);
+      a.prefill([1, 2, 3]);
+      b.prefill([1, 2, 3]);
+      // A second sequence of the same bucket builds no new kernels.
+      expect(model.decodeKernels.memoryBytes).toBe(kernelBytes);
+      a.step(0);
+      const wasmBytes = wasmMemoryBytes();
+      for (let t = 1; t < 500; t++) a.step(t % V);
+      // Steps allocate nothing: the linear memory (which only ever grows) stays the same size.
+      expect(wasmMemoryBytes()).toBe(wasmBytes);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("reset() starts a new sequence that decodes like a fresh one", () => {
+    const dec = model.decoder({ maxLength: 64 });
+    try {
+      dec.prefill(ids.subarray(0, 10));
+      for (let t = 10; t < 40; t++) dec.step(ids[t]!);
+      dec.reset();
+      expect(dec.position).toBe(0);
+      expect(rowError(dec.prefill(ids.subarray(0, 3)), full, 2)).toBeLessThanOrEqual(1e-4);
+      expect(rowError(dec.step(ids[3]!), full, 3)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      dec.dispose();
+    }
+  });
+
+  it("rejects misuse with typed errors", () => {
+    expect(() => model.decoder({ mode: "fast" as never })).toThrow(InvalidOptionError);
+    expect(() => model.decoder({ maxLength: 0 })).toThrow(ValueRangeError);
+    expect(() => model.decoder({ window: 3 } as never)).toThrow(InvalidOptionError);
+    const dec = model.decoder({ maxLength: 16 });
+    try {
+      expect(() => dec.step(1)).toThrow(DecodeStateError);
+      expect(() => dec.prefill([])).toThrow(ValueRangeError);
+      expect(() => dec.prefill([V])).toThrow(ValueRangeError);
+      dec.prefill([1]);
+      expect(() => dec.prefill([1])).toThrow(DecodeStateError);
+      expect(() => dec.step(-1)).toThrow(ValueRangeError);
+    } finally {
+      dec.dispose();
+    }
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Flags shared by the commands that load a model.
+ * @module
+ */
+import { type FlagSpecs } from "../args.js";
+import { type CausalLM } from "../../generate/causal-lm.js";
+import { CausalLM as CausalLMClass } from "../../generate/causal-lm.js";
+import { type LoadedModel } from "../../generate/load.js";
+import { UsageError } from "../usage-error.js";
+
+/** `--model`, `--config`, `--dict`. */
+export const MODEL_FLAGS: FlagSpecs = {
+  model: { type: "string", meta: "PATH", help: "model directory (model.safetensors + config.json) or .safetensors file; default: the shipped kjv-byte model" },
+  config: { type: "string", meta: "FILE", help: "config.json to use instead of the one beside the weights" },
+  dict: { type: "string", meta: "FILE", help: "fairseq dict.txt mapping GPT-2 BPE ids to model ids (official checkpoints)" },
+};
+
+/** The model as a causal LM, or a usage error naming the command. */
+export function requireCausalLM(model: LoadedModel, command: string): CausalLM {
+  if (!(model instanceof CausalLMClass)) {
+    model.dispose();
+    throw new UsageError(`${command} needs a causal language model (decoder.* weights); this is a bidirectional encoder`);
+  }
+  return model;
+}
+
+/** Formats a number with a fixed count of significant decimals for tables. */
+export function fmt(x: number, digits = 3): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
+}
+
+/** Markdown table from a header and rows. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padStart(w[i]!)).join(" | ")} |`;
+  return [line(header), `| ${w.map((n) => "-".repeat(Math.max(n - 1, 1)) + ":").join(" | ")} |`, ...rows.map(line)].join("\n") + "\n";
+}

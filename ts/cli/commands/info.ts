@@ -1,0 +1,82 @@
+/**
+ * `tnn info [MODEL]`: the config, parameter count and storage dtype of a model.
+ * @module
+ */
+import { statSync } from "node:fs";
+import { configToJSON } from "../../models/config.js";
+import { readSafetensors } from "../../models/safetensors.js";
+import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
+import { type CliIO } from "../io.js";
+import { loadModelFiles, modelFiles } from "../model-files.js";
+import { UsageError } from "../usage-error.js";
+import { MODEL_FLAGS } from "./common.js";
+
+const FLAGS: FlagSpecs = {
+  json: { type: "boolean", help: "print JSON" },
+  config: MODEL_FLAGS.config!,
+  dict: MODEL_FLAGS.dict!,
+};
+
+export const INFO_HELP = `Usage: tnn info [options] [MODEL]
+
+Prints the config, parameter count and weight dtype of MODEL (a directory or .safetensors file;
+default: the shipped model).
+
+${formatFlags(FLAGS)}
+`;
+
+/** Tensors that hold no parameters, and tied copies that PyTorch counts once. */
+const NOT_PARAMETERS = /(^|\.)version$/;
+const TIED_COPIES = new Set(["decoder.output_projection.weight", "encoder.lm_head.weight"]);
+
+/** Runs `tnn info`. Returns the exit status. */
+export async function infoCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS);
+  if (positionals.length > 1) throw new UsageError(`info takes at most one MODEL, got ${positionals.length}`);
+  const files = modelFiles(positionals[0], flags.config as string | undefined, flags.dict as string | undefined);
+  // Loading checks the config against every tensor; the counts come from the file itself.
+  const model = await loadModelFiles(files);
+  try {
+    const file = await readSafetensors(files.weights);
+    let parameters = 0;
+    // The decays λ are stored as parameters but frozen (never trained); PyTorch's trainable count leaves them out.
+    let frozen = 0;
+    const dtypes = new Map<string, number>();
+    for (const name of file.names()) {
+      const t = file.get(name)!;
+      if (NOT_PARAMETERS.test(name)) continue;
+      const size = t.shape.reduce((a, b) => a * b, 1);
+      dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + size);
+      if (!TIED_COPIES.has(name)) parameters += size;
+      if (name.endsWith(".toep.gamma")) frozen += size;
+    }
+    const tokenizer = "tokenizer" in model ? model.tokenizer?.name ?? "none" : "none";
+    const info = {
+      weights: files.weights,
+      config: configToJSON(model.config),
+      kind: "tokenizer" in model ? "causal LM" : "encoder",
+      parameters,
+      frozenParameters: frozen,
+      dtypes: Object.fromEntries(dtypes),
+      bytes: statSync(files.weights).size,
+      tokenizer,
+    };
+    if (flags.json) {
+      io.out(JSON.stringify(info, null, 2) + "\n");
+      return 0;
+    }
+    const dt = [...dtypes].map(([k, n]) => `${k} (${n.toLocaleString("en-US")} values)`).join(", ");
+    io.out(
+      `weights     ${info.weights}\n` +
+        `kind        ${info.kind}\n` +
+        `parameters  ${parameters.toLocaleString("en-US")} (${(parameters / 1e6).toFixed(2)} M; ${frozen.toLocaleString("en-US")} of them the frozen decays λ)\n` +
+        `dtype       ${dt}\n` +
+        `file size   ${(info.bytes / 2 ** 20).toFixed(2)} MiB\n` +
+        `tokenizer   ${tokenizer}\n` +
+        `config      ${JSON.stringify(info.config, null, 2).replace(/\n/g, "\n            ")}\n`,
+    );
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Per-sequence, per-layer state of the causal Toeplitz convolution during decoding, over the wasm decode kernels,
+ * and the shared read-only kernels they run with.
+ * @module
+ */
+import { DecodeStateError, DisposedError } from "../core/errors.js";
+import { type Tensor } from "../core/tensor.js";
+import { kernels } from "../core/wasm.js";
+
+type F32 = Tensor<"float32">;
+type K = ReturnType<typeof kernels>;
+type WasmOnlineKernel = InstanceType<K["OnlineKernel"]>;
+type WasmEtscKernel = InstanceType<K["EtscKernel"]>;
+
+/** The shared part of exact decoding for one layer and length bucket: coefficients `t_0..t_{cap-1}` and spectra. */
+export class OnlineKernelHandle {
+  readonly capacity: number;
+  readonly channels: number;
+  #k: WasmOnlineKernel | undefined;
+
+  /** `coeffs` is `[cap, c]` (row k = `t_k`, decayed); `cap` a power of two. The table is copied. */
+  constructor(coeffs: F32, cap: number, channels: number) {
+    this.capacity = cap;
+    this.channels = channels;
+    this.#k = new (kernels().OnlineKernel)(coeffs.ptr, cap, channels);
+  }
+
+  get raw(): WasmOnlineKernel {
+    if (!this.#k) throw new DisposedError("decode kernel used after dispose()");
+    return this.#k;
+  }
+
+  /** Bytes held in wasm memory (coefficients, block spectra). */
+  get memoryBytes(): number {
+    return this.raw.memory_bytes();
+  }
+
+  dispose(): void {
+    this.#k?.free();
+    this.#k = undefined;
+  }
+}
+
+/** The shared part of ETSC decoding for one layer and window N: N complex modes per channel. */
+export class EtscKernelHandle {
+  readonly window: number;
+  readonly channels: number;
+  #k: WasmEtscKernel | undefined;
+
+  /** `coeffs` is the undecayed `[N, c]` table `RPE(0..N-1)`; `gamma` the per-channel λ (`[c]`), or undefined for 1. */
+  constructor(coeffs: F32, gamma: F32 | undefined, window: number, channels: number) {
+    this.window = window;
+    this.channels = channels;
+    this.#k = new (kernels().EtscKernel)(coeffs.ptr, gamma ? gamma.ptr : 0, window, channels);
+  }
+
+  get raw(): WasmEtscKernel {
+    if (!this.#k) throw new DisposedError("ETSC kernel used after dispose()");
+    return this.#k;
+  }
+
+  get memoryBytes(): number {
+    return this.raw.memory_bytes();
+  }
+
+  dispose(): void {
+    this.#k?.free();
+    this.#k = undefined;
+  }
+}
+
+/** One layer's convolution state for one sequence. `v` and `y` rows are `[*, channels]` float32 tensors. */
+export interface ConvState {
+  /** Positions consumed. */
+  readonly position: number;
+  /** Positions it can hold (Infinity for ETSC, whose state is constant). */
+  readonly capacity: number;
+  /** Bytes of wasm memory held by this state. */
+  readonly memoryBytes: number;
+  /** Consumes `n` prompt rows of `v` at position 0 and writes their outputs to `y`. */
+  prefill(v: F32, n: number, y: F32): void;
+  /** Consumes one row `v` (`[1, c]` or `[c]`) and writes its output to `y`. */
+  step(v: F32, y: F32): void;
+  /** Copies the inputs consumed so far (`[position, c]`) into `out` (exact modes only). */
+  history?(out: F32): void;
+  reset(): void;
+  dispose(): void;
+}
+
+interface WasmConvState {
+  prefill(kernel: never, v: number, n: number, y: number): boolean;
+  step(kernel: never, v: number, y: number): boolean;
+  position(): number;
+  copy_history?(out: number): void;
+  reset(): void;
+  memory_bytes(): number;
+  free(): void;
+}
+
+/** Wraps a wasm state whose kernel must be passed on every call. */
+class KernelConv implements ConvState {
+  readonly capacity: number;
+  readonly #kernel: { raw: unknown };
+  #s: WasmConvState | undefined;
+
+  constructor(state: WasmConvState, kernel: { raw: unknown }, capacity: number) {
+    this.#s = state;
+    this.#kernel = kernel;
+    this.capacity = capacity;
+  }
+
+  #state(): WasmConvState {
+    if (!this.#s) throw new DisposedError("decode state used after dispose()");
+    return this.#s;
+  }
+
+  get position(): number {
+    return this.#state().position();
+  }
+
+  get memoryBytes(): number {
+    return this.#state().memory_bytes();
+  }
+
+  prefill(v: F32, n: number, y: F32): void {
+    const s = this.#state();
+    if (!s.prefill(this.#kernel.raw as never, v.ptr, n, y.ptr)) {
+      throw new DecodeStateError(
+        s.position() !== 0
+          ? `prefill needs a fresh state (position 0), this one is at ${s.position()}`
+          : `a ${n}-token prompt does not fit this state's capacity of ${this.capacity}`,
+      );
+    }
+  }
+
+  step(v: F32, y: F32): void {
+    if (!this.#state().step(this.#kernel.raw as never, v.ptr, y.ptr)) {
+      throw new DecodeStateError(`the decode state is full: it holds ${this.capacity} positions`);
+    }
+  }
+
+  history(out: F32): void {
+    const s = this.#state();
+    if (!s.copy_history) throw new DecodeStateError("this decode state keeps no history");
+    s.copy_history(out.ptr);
+  }
+
+  reset(): void {
+    this.#state().reset();
+  }
+
+  dispose(): void {
+    this.#s?.free();
+    this.#s = undefined;
+  }
+}
+
+/** Exact relaxed FFT convolution state. */
+export function onlineConvState(kernel: OnlineKernelHandle): ConvState {
+  return new KernelConv(new (kernels().OnlineConvState)(kernel.raw) as unknown as WasmConvState, kernel, kernel.capacity);
+}
+
+/** Exact `O(t)` reference state. */
+export function naiveConvState(kernel: OnlineKernelHandle): ConvState {
+  return new KernelConv(new (kernels().NaiveConvState)(kernel.raw) as unknown as WasmConvState, kernel, kernel.capacity);
+}
+
+/** ETSC state (constant size; exact for the first `window` positions). */
+export function etscConvState(kernel: EtscKernelHandle): ConvState {
+  return new KernelConv(new (kernels().EtscState)(kernel.raw) as unknown as WasmConvState, kernel, Infinity);
+}

@@ -1,0 +1,147 @@
+/**
+ * The read-only decode kernels of a model's Toeplitz layers, built once per length bucket (online and naive modes)
+ * or per window (ETSC) and shared by every sequence decoded with the model.
+ * @module
+ */
+import { DisposedError, ValueRangeError } from "../core/errors.js";
+import { Tensor } from "../core/tensor.js";
+import { type Tno } from "../nn/tno.js";
+import { EtscKernelHandle, OnlineKernelHandle } from "./conv-state.js";
+
+/** Smallest length bucket: below this, rebuilding for every doubling would cost more than the memory saved. */
+export const MIN_BUCKET = 256;
+
+/** The length bucket for sequences of up to `length` tokens: the next power of two, at least {@link MIN_BUCKET}. */
+export function lengthBucket(length: number): number {
+  if (!Number.isSafeInteger(length) || length < 0 || length > 2 ** 30) throw new ValueRangeError(`length must be an integer in [0, 2^30], got ${length}`);
+  let cap = MIN_BUCKET;
+  while (cap < length) cap *= 2;
+  return cap;
+}
+
+interface Entry<H> {
+  readonly handles: H[];
+  readonly bytes: number;
+  refs: number;
+}
+
+/** A lease on one bucket's kernels (one per layer); `release()` when the sequence using them is done. */
+export interface KernelLease<H> {
+  readonly kernels: readonly H[];
+  release(): void;
+}
+
+/** Default bytes of unused kernels kept for reuse. */
+export const DEFAULT_KERNEL_CACHE_BYTES = 256 * 2 ** 20;
+
+/**
+ * Per-model cache of decode kernels. Kernels in use are never freed; unused ones are kept, least recently used
+ * dropped first, while they fit `cacheBytes`.
+ */
+export class DecodeKernelCache {
+  readonly #tnos: readonly Tno[];
+  readonly #online = new Map<number, Entry<OnlineKernelHandle>>();
+  readonly #etsc = new Map<number, Entry<EtscKernelHandle>>();
+  readonly cacheBytes: number;
+  #disposed = false;
+
+  constructor(tnos: readonly Tno[], cacheBytes = DEFAULT_KERNEL_CACHE_BYTES) {
+    this.#tnos = tnos;
+    this.cacheBytes = cacheBytes;
+  }
+
+  /** Kernels for sequences of up to `cap` tokens (`cap` a power of two), built on first use. */
+  online(cap: number): KernelLease<OnlineKernelHandle> {
+    return this.#lease(this.#online, cap, () =>
+      this.#tnos.map((tno) => {
+        const coeffs = tno.coefficients(cap);
+        try {
+          return new OnlineKernelHandle(coeffs, cap, tno.channels);
+        } finally {
+          coeffs.dispose();
+        }
+      }),
+    );
+  }
+
+  /** ETSC kernels of window `window`, built on first use. */
+  etsc(window: number): KernelLease<EtscKernelHandle> {
+    return this.#lease(this.#etsc, window, () =>
+      this.#tnos.map((tno) => {
+        // ETSC decays separately, through its poles: it starts from the undecayed RPE values.
+        const coeffs = tno.coefficients(window, { decay: false });
+        const g = tno.gamma;
+        const gamma = g ? Tensor.from(g) : undefined;
+        try {
+          return new EtscKernelHandle(coeffs, gamma, window, tno.channels);
+        } finally {
+          coeffs.dispose();
+          gamma?.dispose();
+        }
+      }),
+    );
+  }
+
+  /** Bytes of wasm memory held by every cached kernel. */
+  get memoryBytes(): number {
+    let b = 0;
+    for (const m of [this.#online, this.#etsc] as Map<number, Entry<{ memoryBytes: number }>>[]) for (const e of m.values()) b += e.bytes;
+    return b;
+  }
+
+  #lease<H extends { memoryBytes: number; dispose(): void }>(map: Map<number, Entry<H>>, key: number, build: () => H[]): KernelLease<H> {
+    if (this.#disposed) throw new DisposedError("model used after dispose()");
+    let e = map.get(key);
+    if (e) {
+      map.delete(key); // re-insert: Map order is the LRU order
+    } else {
+      const handles: H[] = [];
+      try {
+        for (const h of build()) handles.push(h);
+      } catch (err) {
+        for (const h of handles) h.dispose();
+        throw err;
+      }
+      e = { handles, bytes: handles.reduce((s, h) => s + h.memoryBytes, 0), refs: 0 };
+    }
+    map.set(key, e);
+    e.refs++;
+    this.#trim();
+    const entry = e;
+    let released = false;
+    return {
+      kernels: entry.handles,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.refs--;
+        this.#trim();
+      },
+    };
+  }
+
+  /** Frees unused kernels, oldest first, until the unused ones fit the budget. */
+  #trim(): void {
+    const maps = [this.#online, this.#etsc] as Map<number, Entry<{ dispose(): void }>>[];
+    let idle = 0;
+    for (const m of maps) for (const e of m.values()) if (e.refs === 0) idle += e.bytes;
+    for (const m of maps) {
+      for (const [k, e] of m) {
+        if (idle <= this.cacheBytes) return;
+        if (e.refs > 0) continue;
+        m.delete(k);
+        idle -= e.bytes;
+        for (const h of e.handles) h.dispose();
+      }
+    }
+  }
+
+  /** Frees every kernel, in use or not. */
+  dispose(): void {
+    this.#disposed = true;
+    for (const m of [this.#online, this.#etsc] as Map<number, Entry<{ dispose(): void }>>[]) {
+      for (const e of m.values()) for (const h of e.handles) h.dispose();
+      m.clear();
+    }
+  }
+}

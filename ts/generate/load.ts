@@ -1,0 +1,91 @@
+/**
+ * `loadModel` for the package's public API: the models layer's loader, with causal LMs built as generate-capable
+ * {@link CausalLM}s and given a tokenizer.
+ * @module
+ */
+import { ConfigError, InvalidOptionError, TokenizerError } from "../core/errors.js";
+import { type LoadOptions as ModelLoadOptions, loadModel as loadTnn } from "../models/load.js";
+import { type TnnEncoder } from "../models/encoder.js";
+import { type WeightsSource } from "../models/safetensors.js";
+import { ByteTokenizer } from "./byte-tokenizer.js";
+import { CausalLM } from "./causal-lm.js";
+import { GPT2_VOCAB_SIZE, Gpt2Tokenizer } from "./gpt2-tokenizer.js";
+import { type Tokenizer } from "./tokenizer.js";
+
+/** Options of {@link loadModel}: those of the models layer, plus the tokenizer and the generation limit. */
+export interface LoadOptions extends Omit<ModelLoadOptions, "causalLMClass"> {
+  /**
+   * The tokenizer of a causal LM. `"byte"`: ids are UTF-8 bytes. `"gpt2"`: GPT-2 BPE, through `dictionary` when
+   * given. `"none"`: ids only. Default: `"gpt2"` when a dictionary is given or the vocabulary is GPT-2's 50,257,
+   * `"byte"` for a 256-token vocabulary, else none.
+   */
+  readonly tokenizer?: Tokenizer | "byte" | "gpt2" | "none";
+  /** fairseq `dict.txt` (text or bytes) mapping GPT-2 ids to model ids, as the official checkpoints need. */
+  readonly dictionary?: string | Uint8Array;
+  /** Longest sequence (prompt + generated) `generate` accepts; default {@link CausalLM.maxLength}'s 65,536. */
+  readonly maxLength?: number;
+}
+
+const OWN_KEYS = new Set(["tokenizer", "dictionary", "maxLength"]);
+
+/** A model `loadModel` returns: a generate-capable causal LM, or an encoder. */
+export type LoadedModel = CausalLM | TnnEncoder;
+
+/**
+ * Loads a TNN from safetensors (see the models layer's `loadModel` for sources and config lookup). Causal LMs come
+ * back as {@link CausalLM}, with `generate()`, `decoder()` and a tokenizer.
+ * @throws {InvalidOptionError} unknown or bad options
+ * @throws {TokenizerError} a tokenizer whose vocabulary does not fit the model, or a malformed dictionary
+ * @throws as the models layer's loader (WeightsFormatError, ConfigError, WeightsMismatchError)
+ */
+export async function loadModel(source: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("loadModel: options must be an object");
+  if ("causalLMClass" in options) throw new InvalidOptionError('loadModel: unknown option "causalLMClass"');
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (!OWN_KEYS.has(k)) rest[k] = v;
+  const t = options.tokenizer;
+  if (t !== undefined && t !== "byte" && t !== "gpt2" && t !== "none" && (typeof t !== "object" || t === null || typeof t.encode !== "function")) {
+    throw new InvalidOptionError(`loadModel: tokenizer must be "byte", "gpt2", "none" or a Tokenizer, got ${String(t)}`);
+  }
+  if (options.dictionary !== undefined && typeof options.dictionary !== "string" && !(options.dictionary instanceof Uint8Array)) {
+    throw new InvalidOptionError("loadModel: dictionary must be the text or bytes of dict.txt");
+  }
+  // Parse the dictionary before the weights, so a bad one fails fast.
+  const dictTokenizer = options.dictionary !== undefined ? await Gpt2Tokenizer.load({ dictionary: options.dictionary }) : undefined;
+  const model = await loadTnn(source, { ...(rest as ModelLoadOptions), causalLMClass: CausalLM });
+  if (!(model instanceof CausalLM)) return model as TnnEncoder;
+  try {
+    if (options.maxLength !== undefined) model.maxLength = options.maxLength;
+    model.tokenizer = await pickTokenizer(model.vocabSize, t, dictTokenizer);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/**
+ * {@link loadModel} for when a causal LM is expected: the result is typed as {@link CausalLM}.
+ * @throws {ConfigError} the weights are an encoder
+ * @throws as {@link loadModel}
+ */
+export async function loadCausalLM(source: WeightsSource, options: LoadOptions = {}): Promise<CausalLM> {
+  const model = await loadModel(source, options);
+  if (model instanceof CausalLM) return model;
+  model.dispose();
+  throw new ConfigError("loadCausalLM: these weights are a bidirectional encoder (encoder.sentence_encoder.*), not a causal LM");
+}
+
+async function pickTokenizer(vocab: number, choice: LoadOptions["tokenizer"], dictTokenizer: Gpt2Tokenizer | undefined): Promise<Tokenizer | undefined> {
+  let tok: Tokenizer | undefined;
+  if (choice === "none") return undefined;
+  if (typeof choice === "object") tok = choice;
+  else if (choice === "byte") tok = new ByteTokenizer(vocab);
+  else if (choice === "gpt2" || dictTokenizer) tok = dictTokenizer ?? (await Gpt2Tokenizer.load());
+  else if (vocab === 256) tok = new ByteTokenizer();
+  else if (vocab === GPT2_VOCAB_SIZE) tok = await Gpt2Tokenizer.load();
+  if (tok && (tok.vocabSize > vocab || (choice === "byte" && vocab < 256))) {
+    throw new TokenizerError(`the ${tok.name} tokenizer produces ids up to ${Math.max(tok.vocabSize, 256) - 1} but the model's vocabulary has ${vocab} tokens`);
+  }
+  return tok;
+}
