@@ -46,6 +46,16 @@ if ! have wasm-pack; then
   cargo install -q wasm-pack --locked
 fi
 
+# 2b. Debian's Chromium for the browser runtime test (test/runtime-chromium.test.ts drives it with playwright-core;
+#     a downloaded browser is never used). Optional: without root or apt, only that test fails, with this hint.
+if ! have chromium && [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    as_root_apt_install chromium
+  else
+    log "chromium not found: the browser test needs it (Debian/Ubuntu: sudo apt-get install -y chromium, or set CHROMIUM_PATH)"
+  fi
+fi
+
 # 3. npm packages, from the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"

@@ -1,0 +1,131 @@
+//! Per-sequence state of the online (relaxed) FFT convolution.
+
+use super::block::add_block;
+use super::causal_fft::causal_conv;
+use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
+use super::kernel::OnlineKernel;
+use super::scratch::FftScratch;
+use super::DecodeError;
+
+/// One sequence's state for one layer. Row `t` of its `[cap][c]` table holds input `v_t` once position `t` is
+/// done, and before that the sum of every block contribution to output `t` issued so far, so the history and
+/// the pending future sums share one table. The table is stored strip-major (see `columns`). Everything is
+/// allocated here; `step` never allocates.
+pub struct OnlineConvState {
+    c: usize,
+    cap: usize,
+    pos: usize,
+    buf: Vec<f32>,
+    /// Rows `dirty..cap` are still zero, which keeps `reset` proportional to what was used.
+    dirty: usize,
+    scratch: FftScratch,
+}
+
+impl OnlineConvState {
+    /// A fresh state for sequences decoded with `kernel` (its `cap` and channel count).
+    pub fn new(kernel: &OnlineKernel) -> Self {
+        let (c, cap) = (kernel.channels(), kernel.cap());
+        let buf = vec![0.0; strips(c) * cap * STRIP];
+        OnlineConvState { c, cap, pos: 0, buf, dirty: 0, scratch: FftScratch::for_kernel(kernel) }
+    }
+
+    /// Number of positions consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    pub fn channels(&self) -> usize {
+        self.c
+    }
+
+    /// Copies the inputs consumed so far into `out[position][c]`: enough to re-prefill a state of a larger
+    /// bucket.
+    pub fn copy_history(&self, out: &mut [f32]) {
+        from_strips(&self.buf, self.pos, self.c, self.cap, &mut out[..self.pos * self.c]);
+    }
+
+    /// Back to position 0, keeping the allocation.
+    pub fn reset(&mut self) {
+        let used = self.dirty * STRIP;
+        for slab in self.buf.chunks_exact_mut(self.cap * STRIP) {
+            slab[..used].fill(0.0);
+        }
+        self.pos = 0;
+        self.dirty = 0;
+    }
+
+    /// Bytes held by the state.
+    pub fn memory_bytes(&self) -> usize {
+        self.buf.len() * 4 + self.scratch.bytes()
+    }
+
+    fn check_kernel(&self, kernel: &OnlineKernel) {
+        assert!(kernel.cap() == self.cap && kernel.channels() == self.c, "kernel shape differs from the state's");
+    }
+
+    /// Consumes a prompt `v[n][c]` into a fresh state and writes its outputs `y[n][c]`: one FFT product for the
+    /// outputs, then the blocks that the online scheme would have issued by now and that still reach outputs at
+    /// or after `n`. Those are the blocks ending at `n` with the bits of `n` below each set bit cleared, one per
+    /// set bit, so the state is exactly the one `n` calls of [`step`](Self::step) would have left.
+    pub fn prefill(&mut self, kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) -> Result<(), DecodeError> {
+        self.check_kernel(kernel);
+        let c = self.c;
+        assert!(v.len() >= n * c && y.len() >= n * c, "prefill buffers must be [n][c]");
+        if self.pos != 0 {
+            return Err(DecodeError::PrefillNotAtStart { position: self.pos });
+        }
+        if n > self.cap {
+            return Err(DecodeError::PastCapacity { position: 0, requested: n, cap: self.cap });
+        }
+        causal_conv(kernel, &v[..n * c], n, &mut y[..n * c], &mut self.scratch);
+        to_strips(&v[..n * c], n, c, &mut self.buf, self.cap);
+        self.pos = n;
+        self.dirty = n;
+        let mut bits = n;
+        while bits != 0 {
+            let u = bits & bits.wrapping_neg();
+            bits &= bits - 1;
+            let m = n & !(u - 1);
+            if m < self.cap {
+                add_block(kernel, &mut self.buf, m, u, n, &mut self.scratch);
+                self.dirty = self.dirty.max(m + u);
+            }
+        }
+        Ok(())
+    }
+
+    /// Consumes one token `v[c]` and writes its output `y[c]`; then issues the block of the `U` last inputs
+    /// (`U` = the largest power of two dividing the new position count) into the next `U` outputs.
+    pub fn step(&mut self, kernel: &OnlineKernel, v: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
+        self.check_kernel(kernel);
+        let c = self.c;
+        assert!(v.len() >= c && y.len() >= c, "step buffers must hold c values");
+        let t = self.pos;
+        if t >= self.cap {
+            return Err(DecodeError::PastCapacity { position: t, requested: 1, cap: self.cap });
+        }
+        for (s, slab) in self.buf.chunks_exact_mut(self.cap * STRIP).enumerate() {
+            let (c0, w) = (s * STRIP, strip_width(c, s));
+            let row = &mut slab[t * STRIP..][..w];
+            let t0 = &kernel.coeff_slab(s)[..w];
+            for (((y, r), &a), &x) in y[c0..c0 + w].iter_mut().zip(row.iter_mut()).zip(t0).zip(&v[c0..c0 + w]) {
+                *y = *r + a * x;
+                *r = x;
+            }
+        }
+        let m = t + 1;
+        self.pos = m;
+        self.dirty = self.dirty.max(m);
+        if m < self.cap {
+            // m + u never passes cap: m is an odd multiple of u and cap an even one.
+            let u = m & m.wrapping_neg();
+            add_block(kernel, &mut self.buf, m, u, m, &mut self.scratch);
+            self.dirty = self.dirty.max(m + u);
+        }
+        Ok(())
+    }
+}
