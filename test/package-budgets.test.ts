@@ -1,0 +1,116 @@
+/**
+ * The packed tarball against the size budgets (JS < 50 KB gzipped per entry, each .wasm < 200 KB gzipped) and
+ * against what it must and must not contain. Figures are written to test/artifacts/package-sizes.json.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type PackedProject, packedProject, repoRoot } from "./runtimes/packed-project.js";
+
+const JS_BUDGET = 50 * 1024;
+const WASM_BUDGET = 200 * 1024;
+
+const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;
+
+/** The JS files an entry loads: itself and, transitively, its relative static imports. */
+function jsClosure(dir: string, entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const src = readFileSync(join(dir, f), "utf8");
+    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s*["']\.\/([^"']+)["']/g)) visit(m[1]!);
+  };
+  visit(entry);
+  return [...seen];
+}
+
+describe("the packed package", () => {
+  let project: PackedProject;
+  let files: string[];
+  beforeAll(() => {
+    project = packedProject();
+    files = execFileSync("tar", ["-tzf", project.tarball], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+  });
+
+  it("holds the bundles, types and both wasm builds, and no sources", () => {
+    for (const f of ["package.json", "dist/index.js", "dist/browser.js", "dist/index.d.ts", "dist/tnn-simd.wasm", "dist/tnn-scalar.wasm"]) {
+      expect(files).toContain(f);
+    }
+    expect(files.filter((f) => /^(ts|pkg|test|crates|tools|benches|scripts)\//.test(f) || f.endsWith("heldout.txt"))).toEqual([]);
+  });
+
+  it("resolves every path of its exports map and bin to a shipped file", () => {
+    const pkg = JSON.parse(readFileSync(join(project.pkgDir, "package.json"), "utf8")) as {
+      exports: Record<string, string | Record<string, string>>; bin?: Record<string, string>; main: string; types: string;
+    };
+    const targets = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];
+    for (const [key, v] of Object.entries(pkg.exports)) {
+      if (key.includes("*")) continue;
+      targets.push(...(typeof v === "string" ? [v] : Object.values(v)));
+    }
+    for (const t of targets) expect(files).toContain(t.replace(/^\.\//, ""));
+    // Conditions are matched in order: Workers (wrangler) and Deno must meet their own entry before browser/node.
+    const order = Object.keys(pkg.exports["."] as Record<string, string>);
+    expect(order[0]).toBe("types");
+    expect(order.indexOf("workerd")).toBeLessThan(order.indexOf("browser"));
+    expect(order.indexOf("worker")).toBeLessThan(order.indexOf("browser"));
+    expect(order.indexOf("deno")).toBeLessThan(order.indexOf("node"));
+    expect(order.at(-1)).toBe("default");
+  });
+
+  it("keeps each entry's JavaScript under 50 KB gzipped and each .wasm under 200 KB gzipped, with no inlined wasm", () => {
+    const dist = join(project.pkgDir, "dist");
+    const js: Record<string, number> = {};
+    const wasm: Record<string, number> = {};
+    const record: Record<string, unknown> = {};
+    for (const entry of ["index.js", "browser.js"]) {
+      const closure = jsClosure(dist, entry);
+      let total = 0;
+      for (const f of closure) {
+        const src = readFileSync(join(dist, f));
+        // base64 of "\0asm": a wasm binary inlined as a data URL or string.
+        expect(src.toString("latin1"), f).not.toContain("AGFzbQ");
+        total += gz(src);
+      }
+      js[entry] = total;
+      record[`${entry} gzipped (with ${closure.join(" + ")})`] = total;
+    }
+    for (const f of ["tnn-simd.wasm", "tnn-scalar.wasm"]) {
+      const bytes = readFileSync(join(dist, f));
+      wasm[f] = gz(bytes);
+      record[`${f} gzipped`] = wasm[f];
+      record[`${f} raw`] = bytes.length;
+    }
+    record["tarball"] = readFileSync(project.tarball).length;
+    // Written before the checks, so the figures are there to read when a budget fails.
+    mkdirSync(join(repoRoot, "test/artifacts"), { recursive: true });
+    writeFileSync(join(repoRoot, "test/artifacts/package-sizes.json"), JSON.stringify(record, null, 2));
+    for (const [f, n] of Object.entries(js)) expect(n, `${f} and its chunks, gzipped`).toBeLessThan(JS_BUDGET);
+    for (const [f, n] of Object.entries(wasm)) expect(n, `${f} gzipped`).toBeLessThan(WASM_BUDGET);
+  });
+
+  it("ships a scalar module with no SIMD instructions and a simd128 module with them", async () => {
+    const wabt = await (createRequire(import.meta.url)("wabt") as () => Promise<{
+      readWasm(b: Uint8Array, o: Record<string, boolean>): { validate(): void; toText(o: object): string; destroy(): void };
+    }>)();
+    const features = {
+      mutable_globals: true, sat_float_to_int: true, sign_extension: true, bulk_memory: true, multi_value: true,
+      reference_types: true, exceptions: true, tail_call: true, extended_const: true,
+    };
+    // Copies: wabt misreads a Buffer that is a view into a larger pool.
+    const scalar = new Uint8Array(readFileSync(join(project.pkgDir, "dist/tnn-scalar.wasm")));
+    const simd = new Uint8Array(readFileSync(join(project.pkgDir, "dist/tnn-simd.wasm")));
+    // Without the simd feature, wabt rejects any v128 type or instruction.
+    const m = wabt.readWasm(scalar, { ...features, simd: false, relaxed_simd: false });
+    m.validate();
+    m.destroy();
+    expect(() => wabt.readWasm(simd, { ...features, simd: false, relaxed_simd: false }).validate()).toThrow();
+    const s = wabt.readWasm(simd, { ...features, simd: true, relaxed_simd: false });
+    expect(s.toText({})).toMatch(/\bf32x4\./);
+    s.destroy();
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * Headless Chromium: a page loads the packed package through the "browser" entry of its exports map, streams tokens
+ * into the DOM, and the test saves a screenshot to test/artifacts/.
+ */
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { basename, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./runtimes/chromium.js";
+import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, expectedTokens } from "./runtimes/expected.js";
+import { type PackedProject, packedProject, repoRoot, runDir, runtimesDir } from "./runtimes/packed-project.js";
+import { SHIPPED_PROMPT } from "./runtimes/scenario.mjs";
+import { serveStatic } from "./runtimes/static-server.js";
+
+const ARTIFACTS = join(repoRoot, "test/artifacts");
+
+describe("Chromium runs the packed package in a page", () => {
+  let project: PackedProject;
+  let server: Server;
+  let origin: string;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  /** The installed package's "browser" entry, as the server serves it. */
+  let browserEntry: string;
+
+  beforeAll(async () => {
+    project = packedProject();
+    await expectedTokens();
+    const exportsMap = JSON.parse(readFileSync(join(project.pkgDir, "package.json"), "utf8")).exports as Record<string, Record<string, string>>;
+    browserEntry = `/node_modules/tnn/${exportsMap["."]!.browser!.replace(/^\.\//, "")}`;
+    ({ server, origin } = await serveStatic(project.dir));
+    browser = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it("matches the golden logits and streams both models' greedy tokens into the DOM", async () => {
+    const dir = runDir(project, "chromium", FIXTURE);
+    const html = readFileSync(join(runtimesDir, "browser/fixture.html"), "utf8")
+      .replaceAll("%TNN_PACKAGE%/%TNN_BROWSER_ENTRY%", browserEntry)
+      .replaceAll("%TNN_PACKAGE%", "/node_modules/tnn");
+    writeFileSync(join(dir, "fixture.html"), html);
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+    await page.goto(`${origin}/${basename(dir)}/fixture.html`, { timeout: 60_000 });
+    await page.waitForFunction(() => "tnnResult" in window || "tnnError" in window, undefined, { timeout: 120_000 });
+    await page.screenshot({ path: join(ARTIFACTS, "chromium-fixture.png"), fullPage: true });
+    const error = await page.evaluate(() => (window as unknown as { tnnError?: string }).tnnError);
+    if (error) throw new Error(`the page failed: ${error}\n${problems.join("\n")}`);
+    const { result, streamed, domTokens, domText } = await page.evaluate(() => (window as unknown as {
+      tnnResult: { result: ScenarioResult; streamed: StreamedToken[]; domTokens: number[]; domText: string };
+    }).tnnResult);
+    expect(problems).toEqual([]);
+    expect(result.backend.build).toBe("simd");
+    await checkScenario(result, streamed);
+    expect(domTokens).toEqual(result.tokens);
+    expect(domText).toBe(result.shippedText);
+    await page.close();
+  });
+
+  it("runs examples/browser/index.html with the shipped model", async () => {
+    const example = readFileSync(join(repoRoot, "examples/browser/index.html"), "utf8");
+    // The example hard-codes the browser entry for users without a bundler; it must be the one the package exports.
+    expect(example).toContain(`"tnn": ".${browserEntry}"`);
+    cpSync(join(repoRoot, "examples/browser/index.html"), join(project.dir, "example.html"));
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    // An uncaught error in the page fails the test at once instead of at the timeout.
+    const failed = new Promise<never>((_, reject) => page.on("pageerror", (e) => {
+      problems.push(String(e));
+      reject(new Error(`the example page failed: ${e.stack ?? String(e)}`));
+    }));
+    await page.goto(`${origin}/example.html`, { timeout: 60_000 });
+    await Promise.race([page.waitForSelector("body[data-done=true]", { timeout: 120_000 }), failed]);
+    await page.screenshot({ path: join(ARTIFACTS, "chromium-example.png"), fullPage: true });
+    const text = await page.textContent("#out");
+    expect(problems).toEqual([]);
+    // Greedy, from the same prompt: it starts with the continuation the scenario checked.
+    expect(text!.startsWith(SHIPPED_PROMPT + (await expectedTokens()).shippedText)).toBe(true);
+    await page.close();
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Kernel checks run once per wasm build (simd128 and scalar), each in its own test file because one realm loads one
+ * build. Every kernel is compared with a float64 JavaScript reference written from its definition in
+ * ARCHITECTURE.md; odd sizes exercise the SIMD tails.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  Tensor, ToeplitzPlan, backendInfo, f16ToF32, f32ToF16, gelu, init, layerNorm, matmul, silu, simpleRmsNorm, toeplitzCoeffRows,
+  toeplitzCrossover, toeplitzDirect,
+} from "../../ts/core/index.js";
+
+/** Deterministic values in [-1, 1) (xorshift32), so failures reproduce. */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** erf to ~1e-15 by its Maclaurin series (|x| < 3) and continued fraction beyond: enough for an f32 GELU reference. */
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    let term = x, sum = x;
+    for (let n = 1; n < 80; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let f = 0;
+  for (let k = 60; k >= 1; k--) f = (k / 2) / (ax + f);
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** y[t] = Σ_s coeff(t - s) · x[s], per channel; causal uses offsets ≥ 0 only. */
+function naiveToeplitz(x: Float32Array, coeffs: Float32Array, n: number, c: number, causal: boolean): Float64Array {
+  const y = new Float64Array(n * c);
+  for (let t = 0; t < n; t++) {
+    for (let s = 0; s < n; s++) {
+      const k = t - s;
+      if (causal && k < 0) continue;
+      const row = causal ? k : k + n - 1;
+      for (let ch = 0; ch < c; ch++) y[t * c + ch] = y[t * c + ch]! + coeffs[row * c + ch]! * x[s * c + ch]!;
+    }
+  }
+  return y;
+}
+
+export function describeKernelChecks(build: "simd" | "scalar"): void {
+  describe(`the ${build} wasm build`, () => {
+    beforeAll(async () => {
+      await init({ simd: build === "simd" });
+    });
+
+    it(`is the one loaded`, () => {
+      expect(backendInfo()?.build).toBe(build);
+    });
+
+    it("matmul (f32 and f16 weights, with bias) matches float64", () => {
+      const [m, k, n] = [7, 37, 19];
+      const xs = values(m * k, 1), ws = values(n * k, 2), bs = values(n, 3);
+      const x = Tensor.from(xs, [m, k]), w = Tensor.from(ws, [n, k]), b = Tensor.from(bs, [n]);
+      const w16 = f32ToF16(w);
+      const w16f = f16ToF32(w16).toArray();
+      for (const [weights, wv] of [[w, ws], [w16, w16f]] as const) {
+        const y = matmul(x, weights, b);
+        const want = new Float64Array(m * n);
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = bs[j]!;
+          for (let p = 0; p < k; p++) s += xs[i * k + p]! * wv[j * k + p]!;
+          want[i * n + j] = s;
+        }
+        expect(maxAbsDiff(y.toArray(), want)).toBeLessThan(1e-5);
+        y.dispose();
+      }
+      for (const t of [x, w, b, w16]) t.dispose();
+    });
+
+    it("f16 conversion decodes known bit patterns and rounds to nearest even", () => {
+      const bits = Tensor.from(new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x3555]), [6]);
+      const f = f16ToF32(bits);
+      expect(Array.from(f.toArray())).toEqual([1, -2, 65504, 2 ** -24, Infinity, Math.fround(0.25 * (1 + 0x155 / 1024))]);
+      // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties go to the even mantissa (1); 1 + 3·2^-11 goes up.
+      const h = f32ToF16(Tensor.from(new Float32Array([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520]), [3]));
+      expect(Array.from(h.toArray())).toEqual([0x3c00, 0x3c02, 0x7c00]);
+      for (const t of [bits, f, h]) t.dispose();
+    });
+
+    it("silu and gelu (erf form) match float64", () => {
+      const xs = values(103, 4).map((v) => v * 6);
+      const x = Tensor.from(xs, [103]);
+      const s = silu(x), g = gelu(x);
+      expect(maxAbsDiff(s.toArray(), Array.from(xs, (v) => v / (1 + Math.exp(-v))))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(g.toArray(), Array.from(xs, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))))).toBeLessThan(1e-5);
+      for (const t of [x, s, g]) t.dispose();
+    });
+
+    it("simpleRmsNorm and layerNorm match float64", () => {
+      const [rows, dim] = [5, 43];
+      const xs = values(rows * dim, 5).map((v) => v * 3 + 0.5);
+      const gs = values(dim, 6), bs = values(dim, 7);
+      const x = Tensor.from(xs, [rows, dim]), gamma = Tensor.from(gs, [dim]), beta = Tensor.from(bs, [dim]);
+      const r = simpleRmsNorm(x), l = layerNorm(x, gamma, beta);
+      const wantR = new Float64Array(rows * dim), wantL = new Float64Array(rows * dim);
+      for (let i = 0; i < rows; i++) {
+        const row = Array.from(xs.subarray(i * dim, (i + 1) * dim));
+        const rms = Math.sqrt(row.reduce((a, v) => a + v * v, 0) / dim);
+        const mean = row.reduce((a, v) => a + v, 0) / dim;
+        const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / dim;
+        row.forEach((v, j) => {
+          wantR[i * dim + j] = v / (rms + 1e-8);
+          wantL[i * dim + j] = ((v - mean) / Math.sqrt(variance + 1e-5)) * gs[j]! + bs[j]!;
+        });
+      }
+      expect(maxAbsDiff(r.toArray(), wantR)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(l.toArray(), wantL)).toBeLessThan(1e-5);
+      for (const t of [x, gamma, beta, r, l]) t.dispose();
+    });
+
+    for (const causal of [true, false]) {
+      it(`Toeplitz mixing, ${causal ? "causal" : "bidirectional"}: the direct sum and the FFT plan match the naive product`, () => {
+        const c = 13;
+        // One length below the crossover, one past it, so both paths of the plan run.
+        for (const n of [23, Math.max(2 * toeplitzCrossover(), 64) + 5]) {
+          const xs = values(n * c, 8 + n), cs = values(toeplitzCoeffRows(n, causal) * c, 9 + n).map((v) => v / Math.sqrt(n));
+          const x = Tensor.from(xs, [n, c]), coeffs = Tensor.from(cs, [toeplitzCoeffRows(n, causal), c]);
+          const want = naiveToeplitz(xs, cs, n, c, causal);
+          const direct = toeplitzDirect(x, coeffs, causal);
+          expect(maxAbsDiff(direct.toArray(), want)).toBeLessThan(1e-4);
+          const plan = new ToeplitzPlan(n, c, causal);
+          const spectra = plan.spectra(coeffs);
+          const viaSpectra = plan.apply(x, spectra);
+          const viaCoeffs = plan.applyCoeffs(x, coeffs);
+          expect(maxAbsDiff(viaSpectra.toArray(), want)).toBeLessThan(1e-4);
+          expect(maxAbsDiff(viaCoeffs.toArray(), want)).toBeLessThan(1e-4);
+          if (n > toeplitzCrossover()) expect(plan.usesFft).toBe(true);
+          for (const t of [x, coeffs, direct, spectra, viaSpectra, viaCoeffs]) t.dispose();
+          plan.dispose();
+        }
+      });
+    }
+  });
+}
