@@ -33,6 +33,7 @@ def line_plot_svg(
     width: int = 640,
     height: int = 400,
     log_x: bool = False,
+    legend_left: bool = False,
 ) -> str:
     left, right, top, bottom = 70, 20, 40, 55
     pw, ph = width - left - right, height - top - bottom
@@ -79,8 +80,8 @@ def line_plot_svg(
         for x, y in zip(xs, ys):
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{color}"/>')
         ly = top + 16 + 18 * i
-        out.append(f'<line x1="{left + pw - 120}" y1="{ly}" x2="{left + pw - 95}" y2="{ly}" stroke="{color}" '
-                   f'stroke-width="2"/>')
-        out.append(f'<text x="{left + pw - 90}" y="{ly + 4}">{escape(name)}</text>')
+        lx = left + 12 if legend_left else left + pw - 230
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 25}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
+        out.append(f'<text x="{lx + 30}" y="{ly + 4}">{escape(name)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
