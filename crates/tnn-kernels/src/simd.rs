@@ -452,18 +452,20 @@ impl Neg for F32x4 {
 }
 
 /// `e^x` on four lanes: Cody–Waite reduction by ln 2 and a degree-6 polynomial on `[-ln2/2, ln2/2]`.
-/// Relative error about 2 ulp for `x` in `[-87.33, 88.37]`; inputs beyond are clamped there (so huge negative inputs
-/// give ~1e-38, not 0, and huge positive ones ~2.4e38, not infinity), which is what the activations and decay want.
+/// Relative error about 2 ulp for `x` in `[-87.33, 88.37]`. Below that range the result is 0 (the true value is
+/// at most subnormal), above it saturates at e^88.37 ≈ 2.4e38 rather than overflowing; NaN stays NaN.
 #[inline(always)]
 pub fn exp(x: F32x4) -> F32x4 {
-    let x = x.max(F32x4::splat(-87.33)).min(F32x4::splat(88.37));
+    let lo = F32x4::splat(-87.33);
+    let underflow = x.lt(lo);
+    let x = x.max(lo).min(F32x4::splat(88.37));
     let n = (x * F32x4::splat(core::f32::consts::LOG2_E)).round_even();
     // ln 2 split so that n * LN2_HI is exact for |n| < 2^9.
     let r = x - n * F32x4::splat(0.693_145_751_953_125) - n * F32x4::splat(1.428_606_765_330_187e-6);
     let p = exp_poly(r);
     // Clamping at 88.37 keeps n <= 127, so 2^n is a normal float built straight into the exponent field.
     let two_n = n.trunc_to_i32().add(I32x4::splat(127)).shl::<23>().from_bits();
-    p * two_n
+    underflow.select(F32x4::zero(), p * two_n)
 }
 
 #[inline(always)]

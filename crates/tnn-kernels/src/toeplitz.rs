@@ -25,17 +25,19 @@ pub fn coeff_rows(n: usize, causal: bool) -> usize {
     }
 }
 
-/// Sequence length from which [`ToeplitzPlan`] uses FFTs instead of the direct product.
+/// Sequence length from which [`ToeplitzPlan`] uses FFTs instead of the direct product (causal tables).
 ///
-/// Measured in wasm (simd128 build, Node 20, one core of the development machine) by timing `toeplitz_direct`
-/// against `ToeplitzPlan::apply` with cached spectra at c = 1536 for n = 16, 24, 32, ... (median of repeated
-/// runs), for both causal and bidirectional tables; this is the smallest n at which the FFT path won for the
-/// causal case, rounded. The bidirectional direct product does twice the work, so it crosses earlier: see
-/// [`TOEPLITZ_CROSSOVER_BIDIRECTIONAL`].
-pub const TOEPLITZ_CROSSOVER: usize = 64;
+/// Measured on the simd128 wasm build in Node 20 (one core of the 2-core development machine, other jobs
+/// running) with a throwaway script: for c = 1536, the median time of `toeplitz_direct` against
+/// `ToeplitzPlan::apply` with cached spectra (a plan made by `new_fft`), at n = 64..256 in steps of 8–64.
+/// Causal: direct 1.40 / 1.76 / 2.11 ms against FFT 1.94 / 1.76 / 1.77 ms at n = 144 / 160 / 176, so the FFT wins
+/// from 160 on. (`apply_coeffs`, which also transforms the coefficients, crosses later, near 200.)
+pub const TOEPLITZ_CROSSOVER: usize = 160;
 
-/// The crossover for bidirectional tables (measured as for [`TOEPLITZ_CROSSOVER`]).
-pub const TOEPLITZ_CROSSOVER_BIDIRECTIONAL: usize = 48;
+/// The crossover for bidirectional tables, measured as for [`TOEPLITZ_CROSSOVER`]: the direct product does twice
+/// the work, so it loses earlier. Direct 0.69 / 0.86 / 1.05 ms against FFT 0.93 / 0.94 / 0.96 ms at n = 72 / 80 /
+/// 88 (the FFT length jumps from 128 to 192 at n = 65, which is why n = 64 was a tie).
+pub const TOEPLITZ_CROSSOVER_BIDIRECTIONAL: usize = 88;
 
 /// The measured direct/FFT crossover length for causal mixing (the decoder's case).
 pub fn toeplitz_crossover() -> usize {

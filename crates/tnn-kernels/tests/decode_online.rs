@@ -124,6 +124,22 @@ fn every_position_up_to_cap_is_exact_for_each_prefill_length() {
 }
 
 #[test]
+fn tiny_buckets_work() {
+    for cap in [1usize, 2, 4] {
+        let c = 3;
+        let mut rng = Rng(cap as u64);
+        let coeffs = decayed_coeffs(&mut rng, cap, c);
+        let kernel = OnlineKernel::new(&coeffs, cap, c);
+        let v = rng.fill(cap * c);
+        let reference = direct_f64(&coeffs, &v, cap, c);
+        for n0 in 0..=cap {
+            let e = rel_err(&run_online(&kernel, &v, n0, cap), &reference);
+            assert!(e <= 1e-6, "cap={cap} prefill={n0}: {e:e}");
+        }
+    }
+}
+
+#[test]
 fn prefill_outputs_match_direct_float64_product() {
     let cap = 2048;
     for &c in &[1usize, 5, 16, 37] {

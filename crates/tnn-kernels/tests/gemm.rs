@@ -5,8 +5,8 @@ use common::*;
 use tnn_kernels::f16::{f16_bits_to_f32, f32_to_f16_bits};
 use tnn_kernels::gemm::*;
 
-/// (m, k, n): ones, sizes off every tile/block multiple (MR = NR = 4, KC = 512, NC = 32), and both across KC.
-const SIZES: [(usize, usize, usize); 14] = [
+/// (m, k, n): ones, sizes off every tile/block multiple (MR = 2, NR = 4, KC = 512, NC = 32, MC = 64, packing from m = 8), and both across KC.
+const SIZES: [(usize, usize, usize); 16] = [
     (1, 1, 1),
     (1, 7, 1),
     (1, 64, 5),
@@ -21,6 +21,8 @@ const SIZES: [(usize, usize, usize); 14] = [
     (3, 1100, 37),
     (17, 1025, 66),
     (4, 0, 6),
+    (70, 33, 5),
+    (130, 600, 13),
 ];
 
 fn reference(x: &[f32], w: &[f64], b: Option<&[f32]>, m: usize, k: usize, n: usize) -> (Vec<f64>, Vec<f64>) {

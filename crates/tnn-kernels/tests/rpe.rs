@@ -40,7 +40,8 @@ fn check(e: usize, layers: usize, d1: usize, k_start: i32, count: usize, with_ga
             let decay = if with_gamma && k != 0 { (gamma[c] as f64).powi(k.abs() as i32) } else { 1.0 };
             let w = want[c] * decay;
             // Rounding error of the MLP is relative to the row's size; the decay adds a relative error of its own.
-            let tol = 2e-5 * scale * decay + 2e-6 * w.abs();
+            // Decays below f32's normal range may flush to zero.
+            let tol = 2e-5 * scale * decay + 2e-6 * w.abs() + 1e-37 * scale;
             let what = format!("e={e} R={layers} d1={d1} k={k} c={c}");
             assert!((out[r * d1 + c] as f64 - w).abs() <= tol, "{what}: {} vs {w}", out[r * d1 + c]);
             assert!((twin[r * d1 + c] as f64 - w).abs() <= tol, "{what} twin: {} vs {w}", twin[r * d1 + c]);

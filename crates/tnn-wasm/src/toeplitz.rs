@@ -30,6 +30,16 @@ impl ToeplitzPlan {
         ToeplitzPlan { inner: toeplitz::ToeplitzPlan::new(n, c, causal) }
     }
 
+    /// A plan on the FFT path whatever `n` is (benchmarks and crossover measurements).
+    pub fn new_fft(n: usize, c: usize, causal: bool) -> ToeplitzPlan {
+        ToeplitzPlan { inner: toeplitz::ToeplitzPlan::new_fft(n, c, causal) }
+    }
+
+    /// The FFT length `L ≥ 2n-1`, or 0 on the direct path.
+    pub fn fft_len(&self) -> usize {
+        self.inner.fft_len()
+    }
+
     pub fn uses_fft(&self) -> bool {
         self.inner.uses_fft()
     }

@@ -8,9 +8,10 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
 
 /// Blocks of at least this many tokens go through the FFT; smaller ones are multiplied directly. A direct block
-/// of size `U` costs `U/2` multiply-adds per token and channel, vectorised over channels; below this size that
-/// beats two FFTs of size `2U` plus the transposition in and out (measured by the decode micro-benchmark).
-pub(crate) const FFT_MIN_BLOCK: usize = 32;
+/// of size `U` costs `U/2` multiply-adds per token and channel, vectorised over channels, against two FFTs of
+/// size `2U` per channel plus the transposition in and out. The decode micro-benchmark (c = 1536) found 32, 64
+/// and 128 within noise of each other natively and 64 slightly ahead in wasm.
+pub(crate) const FFT_MIN_BLOCK: usize = 64;
 
 /// A forward and an inverse real FFT of one length.
 pub(crate) struct FftPair {

@@ -6,25 +6,21 @@
 //! (The official code's length-2n layout `[t_0, t_1..t_{n-1}, t_0, t_{-(n-1)}..t_{-1}]` is this with `L = 2n`;
 //! its slot `n` is never read.)
 //!
-//! Channels are processed `group` at a time: their columns are gathered from the token-major `[n][c]` buffer
-//! into contiguous signals, so every cache line of `x` and `y` that is touched is used for several channels.
+//! Channels go eight at a time through one complex [`LaneFft`] of length `L`: channels `ch..ch+4` of a token row
+//! are the real parts, `ch+4..ch+8` the imaginary parts (one vector load each, no gathers). The two real spectra
+//! are separated bin by bin, `X_A[k] = (Z[k] + conj Z[L-k])/2`, `X_B[k] = (Z[k] - conj Z[L-k])/2i`, multiplied by
+//! their kernels, and recombined into the spectrum of `y_A + i·y_B`, so one inverse transform returns both. The
+//! inverse is the forward transform with real and imaginary parts swapped on the way in and out.
 //! All buffers belong to the plan and are allocated once, in [`ToeplitzPlan::new`].
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-
+use super::lane_fft::{LaneFft, C4};
 use super::{coeff_rows, toeplitz_crossover_for, toeplitz_direct};
 use crate::simd::{F32x4, LANES};
 
-/// Upper bound, in floats, on the plan's per-group signal and spectrum buffers (about 8 MiB), which caps the
-/// number of channels processed together at long lengths.
-const GROUP_FLOATS: usize = 1 << 21;
-/// Most channels processed together: 16 channels of f32 fill one 64-byte cache line of a row of `x`.
-const MAX_GROUP: usize = 16;
+/// Channels per transform: four lanes in the real part, four in the imaginary part.
+const GROUP: usize = 2 * LANES;
 
-/// The smallest FFT length `≥ min_len` of the form `2^a` or `3·2^a` (both fast in RustFFT), at least 2.
+/// The smallest FFT length `≥ min_len` of the form `2^a` or `3·2^a`, at least 2.
 pub fn fast_fft_len(min_len: usize) -> usize {
     let mut best = usize::MAX;
     for odd in [1usize, 3] {
@@ -40,17 +36,13 @@ pub fn fast_fft_len(min_len: usize) -> usize {
 /// The FFT machinery of a plan that is past the crossover.
 struct Fft {
     len: usize,
-    group: usize,
-    r2c: Arc<dyn RealToComplex<f32>>,
-    c2r: Arc<dyn ComplexToReal<f32>>,
-    /// `group` signals of length `len`.
-    signals: Vec<f32>,
-    /// `group` spectra of length `len/2 + 1`.
-    spectra: Vec<Complex<f32>>,
-    /// One kernel signal and its spectrum, for [`ToeplitzPlan::apply_coeffs`].
-    kernel_signal: Vec<f32>,
-    kernel_spectrum: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
+    fft: LaneFft,
+    /// The signal (then spectrum) of the current group of eight channels.
+    buf: Vec<C4>,
+    /// Stockham ping-pong buffer.
+    work: Vec<C4>,
+    /// Kernel spectra `(K_A[k], K_B[k])` for `k = 0..=L/2` of one group, for [`ToeplitzPlan::apply_coeffs`].
+    kernel: Vec<C4>,
 }
 
 /// A planned Toeplitz mixer for `[n][c]` inputs of one length; owns all the scratch it needs.
@@ -92,12 +84,13 @@ impl ToeplitzPlan {
         self.fft.as_ref().map_or(0, |f| f.len)
     }
 
-    /// Floats of the cached kernel form written by [`spectra`](Self::spectra): `c · (L/2+1)` complex numbers
-    /// (interleaved re, im; channel-major; scaled by `1/L`) on the FFT path, a copy of the coefficient table
-    /// (`rows · c`) on the direct path.
+    /// Floats of the cached kernel form written by [`spectra`](Self::spectra). On the FFT path: for each group of
+    /// eight channels (the last one zero-padded) and each bin `k = 0..=L/2`, the spectra of the first and of the
+    /// last four channels as lane vectors (16 floats), scaled by `1/(2L)`; that is `c·(L/2+1)·2` floats when `c` is
+    /// a multiple of 8. On the direct path: a copy of the coefficient table (`rows · c`).
     pub fn spectra_len(&self) -> usize {
         match &self.fft {
-            Some(f) => self.c * (f.len / 2 + 1) * 2,
+            Some(f) => self.c.div_ceil(GROUP) * (f.len / 2 + 1) * 2 * 2 * LANES,
             None => coeff_rows(self.n, self.causal) * self.c,
         }
     }
@@ -118,11 +111,10 @@ impl ToeplitzPlan {
         match &mut self.fft {
             None => out[..len].copy_from_slice(&coeffs[..len]),
             Some(f) => {
-                let bins = f.len / 2 + 1;
-                let out = as_complex_mut(&mut out[..len]);
-                for ch in 0..c {
-                    f.kernel_spectrum_of(coeffs, n, c, causal, ch);
-                    out[ch * bins..(ch + 1) * bins].copy_from_slice(&f.kernel_spectrum);
+                let per_group = 2 * (f.len / 2 + 1);
+                let out = as_c4_mut(&mut out[..len]);
+                for (g, dst) in out.chunks_exact_mut(per_group).enumerate() {
+                    f.kernel_spectra(coeffs, n, c, causal, g * GROUP, dst);
                 }
             }
         }
@@ -137,9 +129,11 @@ impl ToeplitzPlan {
         match &mut self.fft {
             None => toeplitz_direct(x, spectra, y, n, c, causal),
             Some(f) => {
-                let bins = f.len / 2 + 1;
-                let spectra = as_complex(&spectra[..len]);
-                f.run(x, y, n, c, |ch| &spectra[ch * bins..(ch + 1) * bins]);
+                let per_group = 2 * (f.len / 2 + 1);
+                let spectra = as_c4(&spectra[..len]);
+                for (g, k) in spectra.chunks_exact(per_group).enumerate() {
+                    f.convolve_group(x, k, y, n, c, g * GROUP);
+                }
             }
         }
     }
@@ -151,158 +145,133 @@ impl ToeplitzPlan {
         let (n, c, causal) = (self.n, self.c, self.causal);
         match &mut self.fft {
             None => toeplitz_direct(x, coeffs, y, n, c, causal),
-            Some(f) => f.run_with_coeffs(x, coeffs, y, n, c, causal),
+            Some(f) => {
+                let mut kernel = core::mem::take(&mut f.kernel);
+                for ch0 in (0..c).step_by(GROUP) {
+                    f.kernel_spectra(coeffs, n, c, causal, ch0, &mut kernel);
+                    f.convolve_group(x, &kernel, y, n, c, ch0);
+                }
+                f.kernel = kernel;
+            }
         }
     }
 }
 
 impl Fft {
-    fn new(n: usize, c: usize) -> Self {
+    fn new(n: usize, _c: usize) -> Self {
         let len = fast_fft_len((2 * n).saturating_sub(1));
-        let bins = len / 2 + 1;
-        let group = (GROUP_FLOATS / (2 * len)).clamp(1, MAX_GROUP).min(c.max(1));
-        let mut planner = RealFftPlanner::<f32>::new();
-        let r2c = planner.plan_fft_forward(len);
-        let c2r = planner.plan_fft_inverse(len);
-        let scratch_len = r2c.get_scratch_len().max(c2r.get_scratch_len());
         Fft {
             len,
-            group,
-            r2c,
-            c2r,
-            signals: vec![0.0; group * len],
-            spectra: vec![Complex::new(0.0, 0.0); group * bins],
-            kernel_signal: vec![0.0; len],
-            kernel_spectrum: vec![Complex::new(0.0, 0.0); bins],
-            scratch: vec![Complex::new(0.0, 0.0); scratch_len],
+            fft: LaneFft::new(len),
+            buf: vec![C4::zero(); len],
+            work: vec![C4::zero(); len],
+            kernel: vec![C4::zero(); 2 * (len / 2 + 1)],
         }
     }
 
-    /// Spectrum of channel `ch`'s circular kernel, scaled by `1/L` (the inverse FFT's normalisation), into
-    /// `self.kernel_spectrum`.
-    fn kernel_spectrum_of(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch: usize) {
+    /// Kernel spectra of channels `ch0..ch0+8` into `out` (`2·(L/2+1)` lane vectors: `K_A[k], K_B[k]` per bin),
+    /// scaled by `1/(2L)`: the inverse transform's `1/L` and the `1/2` of separating two real spectra.
+    fn kernel_spectra(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [C4]) {
         let len = self.len;
-        let s = 1.0 / len as f32;
-        let a = &mut self.kernel_signal;
-        a.fill(0.0);
-        if causal {
-            for d in 0..n {
-                a[d] = coeffs[d * c + ch] * s;
-            }
-        } else {
-            // Row r holds t_{r-(n-1)}: offset d >= 0 at row d + n - 1, offset -d at row n - 1 - d.
-            for d in 0..n {
-                a[d] = coeffs[(d + n - 1) * c + ch] * s;
-            }
+        let s = F32x4::splat(0.5 / len as f32);
+        self.buf.fill(C4::zero());
+        // Offset d >= 0 sits at row d (causal) or d + n - 1 (bidirectional); offset -d at row n - 1 - d.
+        let zero_row = if causal { 0 } else { n - 1 };
+        for d in 0..n {
+            self.buf[d] = load_group(coeffs, (zero_row + d) * c, c, ch0).scale(s);
+        }
+        if !causal {
             for d in 1..n {
-                a[len - d] = coeffs[(n - 1 - d) * c + ch] * s;
+                self.buf[len - d] = load_group(coeffs, (n - 1 - d) * c, c, ch0).scale(s);
             }
         }
-        // Lengths are right by construction; the only possible error is a length mismatch.
-        let _ = self.r2c.process_with_scratch(a, &mut self.kernel_spectrum, &mut self.scratch);
-    }
-
-    /// The convolution proper, `group` channels at a time; `kernel(ch)` gives channel `ch`'s spectrum.
-    fn run<'k>(&mut self, x: &[f32], y: &mut [f32], n: usize, c: usize, kernel: impl Fn(usize) -> &'k [Complex<f32>]) {
-        let mut ch0 = 0;
-        while ch0 < c {
-            let g = self.group.min(c - ch0);
-            self.forward_group(x, n, c, ch0, g);
-            for k in 0..g {
-                let bins = self.len / 2 + 1;
-                let spec = kernel(ch0 + k);
-                complex_mul_in_place(&mut self.spectra[k * bins..(k + 1) * bins], spec);
-            }
-            self.inverse_group(y, n, c, ch0, g);
-            ch0 += g;
+        self.fft.forward(&mut self.buf, &mut self.work);
+        let z = &self.buf;
+        for k in 0..=len / 2 {
+            let (zk, zj) = (z[k], z[(len - k) % len].conj());
+            // X_A = (Z[k] + conj Z[L-k]) / 2, X_B = (Z[k] - conj Z[L-k]) / 2i; the 1/2 is in `s` already... twice
+            // would be wrong, so only the 1/i remains here.
+            out[2 * k] = zk.add_c(zj);
+            out[2 * k + 1] = zk.sub_c(zj).mul_neg_i();
         }
     }
 
-    fn run_with_coeffs(&mut self, x: &[f32], coeffs: &[f32], y: &mut [f32], n: usize, c: usize, causal: bool) {
-        let bins = self.len / 2 + 1;
-        let mut ch0 = 0;
-        while ch0 < c {
-            let g = self.group.min(c - ch0);
-            self.forward_group(x, n, c, ch0, g);
-            for k in 0..g {
-                self.kernel_spectrum_of(coeffs, n, c, causal, ch0 + k);
-                complex_mul_in_place(&mut self.spectra[k * bins..(k + 1) * bins], &self.kernel_spectrum);
-            }
-            self.inverse_group(y, n, c, ch0, g);
-            ch0 += g;
-        }
-    }
-
-    /// Gathers channels `ch0..ch0+g` of `x` into zero-padded signals and transforms them into `self.spectra`.
-    fn forward_group(&mut self, x: &[f32], n: usize, c: usize, ch0: usize, g: usize) {
+    /// `y = T x` for channels `ch0..ch0+8`, with their kernel spectra `kernel` from [`Self::kernel_spectra`].
+    fn convolve_group(&mut self, x: &[f32], kernel: &[C4], y: &mut [f32], n: usize, c: usize, ch0: usize) {
         let len = self.len;
-        let bins = len / 2 + 1;
-        for k in 0..g {
-            self.signals[k * len + n..(k + 1) * len].fill(0.0);
-        }
         for i in 0..n {
-            let row = &x[i * c + ch0..i * c + ch0 + g];
-            for (k, &v) in row.iter().enumerate() {
-                self.signals[k * len + i] = v;
+            self.buf[i] = load_group(x, i * c, c, ch0);
+        }
+        self.buf[n..].fill(C4::zero());
+        self.fft.forward(&mut self.buf, &mut self.work);
+        let z = &mut self.buf;
+        for k in 0..=len / 2 {
+            let j = (len - k) % len;
+            let (zk, zj) = (z[k], z[j].conj());
+            // With P = 2 X_A and Q = 2i X_B: W[k] = P·K_A' + Q·K_B' and W[L-k] = conj(P·K_A' - Q·K_B') is the
+            // spectrum of y_A + i·y_B (see the module docs; K' carries the 1/(2L)).
+            let u = zk.add_c(zj).mul(kernel[2 * k]);
+            let v = zk.sub_c(zj).mul(kernel[2 * k + 1]);
+            // Stored with re and im swapped: a forward transform of swapped data is the swapped inverse transform.
+            z[k] = u.add_c(v).swap();
+            if j != k {
+                z[j] = u.sub_c(v).conj().swap();
             }
         }
-        for k in 0..g {
-            let _ = self.r2c.process_with_scratch(
-                &mut self.signals[k * len..(k + 1) * len],
-                &mut self.spectra[k * bins..(k + 1) * bins],
-                &mut self.scratch,
-            );
-        }
-    }
-
-    /// Inverse-transforms `self.spectra` and scatters the first `n` samples into channels `ch0..ch0+g` of `y`.
-    fn inverse_group(&mut self, y: &mut [f32], n: usize, c: usize, ch0: usize, g: usize) {
-        let len = self.len;
-        let bins = len / 2 + 1;
-        for k in 0..g {
-            let spec = &mut self.spectra[k * bins..(k + 1) * bins];
-            // DC and Nyquist of a real signal's spectrum are real; clear any rounding residue.
-            spec[0].im = 0.0;
-            spec[bins - 1].im = 0.0;
-            let _ = self.c2r.process_with_scratch(spec, &mut self.signals[k * len..(k + 1) * len], &mut self.scratch);
-        }
+        self.fft.forward(&mut self.buf, &mut self.work);
         for i in 0..n {
-            let row = &mut y[i * c + ch0..i * c + ch0 + g];
-            for (k, v) in row.iter_mut().enumerate() {
-                *v = self.signals[k * len + i];
-            }
+            // Swap back: y_A is the imaginary part of what the forward transform left, y_B the real part.
+            let r = self.buf[i];
+            store_group(y, i * c, c, ch0, C4 { re: r.im, im: r.re });
         }
     }
 }
 
-/// `a[i] *= b[i]` for complex slices, two complex numbers per vector.
-fn complex_mul_in_place(a: &mut [Complex<f32>], b: &[Complex<f32>]) {
-    assert_eq!(a.len(), b.len());
-    let n = a.len();
-    let pa = a.as_mut_ptr() as *mut f32;
-    let pb = b.as_ptr() as *const f32;
-    let mut i = 0;
-    while i + 2 <= n {
-        // SAFETY: Complex<f32> is repr(C) {re, im}; elements i, i+1 are 4 floats inside both slices.
-        unsafe {
-            let v = F32x4::load_ptr(pa.add(2 * i)).complex_mul(F32x4::load_ptr(pb.add(2 * i)));
-            v.store_ptr(pa.add(2 * i));
+/// Channels `ch0..ch0+8` of the row starting at `row` (zeros past `c`): `ch0..ch0+4` as real parts,
+/// `ch0+4..ch0+8` as imaginary parts.
+#[inline(always)]
+fn load_group(src: &[f32], row: usize, c: usize, ch0: usize) -> C4 {
+    if ch0 + GROUP <= c {
+        C4 { re: F32x4::load(src, row + ch0), im: F32x4::load(src, row + ch0 + LANES) }
+    } else {
+        let mut t = [0.0f32; GROUP];
+        for (l, v) in t.iter_mut().enumerate().take(c - ch0) {
+            *v = src[row + ch0 + l];
         }
-        i += LANES / 2;
-    }
-    if i < n {
-        a[i] *= b[i];
+        C4 { re: F32x4::load(&t, 0), im: F32x4::load(&t, LANES) }
     }
 }
 
-fn as_complex(s: &[f32]) -> &[Complex<f32>] {
-    assert!(s.len() % 2 == 0);
-    // SAFETY: Complex<f32> is repr(C) with two f32 fields and the alignment of f32.
-    unsafe { core::slice::from_raw_parts(s.as_ptr() as *const Complex<f32>, s.len() / 2) }
+/// Inverse of [`load_group`]: writes the lanes that are real channels.
+#[inline(always)]
+fn store_group(dst: &mut [f32], row: usize, c: usize, ch0: usize, v: C4) {
+    if ch0 + GROUP <= c {
+        v.re.store(dst, row + ch0);
+        v.im.store(dst, row + ch0 + LANES);
+    } else {
+        let mut t = [0.0f32; GROUP];
+        v.re.store(&mut t, 0);
+        v.im.store(&mut t, LANES);
+        dst[row + ch0..row + c].copy_from_slice(&t[..c - ch0]);
+    }
 }
 
-fn as_complex_mut(s: &mut [f32]) -> &mut [Complex<f32>] {
-    assert!(s.len() % 2 == 0);
-    // SAFETY: as in `as_complex`.
-    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut Complex<f32>, s.len() / 2) }
+fn as_c4(s: &[f32]) -> &[C4] {
+    assert!(s.len() % (2 * LANES) == 0);
+    // SAFETY: C4 is two F32x4, each four f32 with no padding (repr(C)/repr(transparent) over 16 bytes); the
+    // vector loads of the simd128 build have no alignment requirement, and on the host F32x4 is an align(16)
+    // array, so a 4-byte aligned pointer is not enough there: see `as_c4_checked`.
+    as_c4_checked(s.as_ptr(), s.len());
+    unsafe { core::slice::from_raw_parts(s.as_ptr() as *const C4, s.len() / (2 * LANES)) }
+}
+
+fn as_c4_mut(s: &mut [f32]) -> &mut [C4] {
+    assert!(s.len() % (2 * LANES) == 0);
+    as_c4_checked(s.as_ptr(), s.len());
+    // SAFETY: as in `as_c4`.
+    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut C4, s.len() / (2 * LANES)) }
+}
+
+fn as_c4_checked(p: *const f32, _len: usize) {
+    assert!(p as usize % core::mem::align_of::<C4>() == 0, "toeplitz: spectra buffer must be 16-byte aligned");
 }
