@@ -5,8 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  Tensor, ToeplitzPlan, backendInfo, f16ToF32, f32ToF16, gelu, init, layerNorm, matmul, silu, simpleRmsNorm, toeplitzCoeffRows,
-  toeplitzCrossover, toeplitzDirect,
+  DTypeError, ShapeError, Tensor, ToeplitzPlan, ValueRangeError, backendInfo, embedding, f16ToF32, f32ToF16, gelu, init,
+  layerNorm, matmul, rpeForward, rpePackedLength, silu, simpleRmsNorm, toeplitzCoeffRows, toeplitzCrossover, toeplitzDirect,
 } from "../../ts/core/index.js";
 
 /** Deterministic values in [-1, 1) (xorshift32), so failures reproduce. */
@@ -42,6 +42,40 @@ function erf(x: number): number {
   for (let k = 60; k >= 1; k--) f = (k / 2) / (ax + f);
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
   return Math.sign(x) * (1 - erfc);
+}
+
+/** max |a − b| / max |b|: the error measure of issue 2. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  return maxAbsDiff(a, b) / (scale || 1);
+}
+
+/** The RPE MLP in float64, from the architecture page: z = W_pos k + b_pos; R × (z = W_r ReLU(SRMS z) + b_r);
+ *  out = W_out ReLU(SRMS z) + b_out; SRMS(z) = z / (‖z‖/√e + 1e-8); times γ^|k| for k ≠ 0. Reads the packed layout. */
+function rpe64(packed: Float32Array, e: number, R: number, d1: number, k: number, gamma?: Float32Array): Float64Array {
+  let o = 0;
+  const take = (len: number) => packed.subarray(o, (o += len));
+  const posW = take(e), posB = take(e);
+  let z = Float64Array.from({ length: e }, (_, i) => posW[i]! * k + posB[i]!);
+  const act = (v: Float64Array) => {
+    const rms = Math.sqrt(v.reduce((a, b) => a + b * b, 0) / v.length) + 1e-8;
+    return v.map((x) => Math.max(x / rms, 0));
+  };
+  const lin = (v: Float64Array, w: Float32Array, b: Float32Array, out: number) =>
+    Float64Array.from({ length: out }, (_, r) => {
+      let acc = b[r]!;
+      for (let j = 0; j < v.length; j++) acc += w[r * v.length + j]! * v[j]!;
+      return acc;
+    });
+  for (let r = 0; r < R; r++) {
+    const w = take(e * e), b = take(e);
+    z = lin(act(z), w, b, e);
+  }
+  const outW = take(d1 * e), outB = take(d1);
+  const y = lin(act(z), outW, outB, d1);
+  if (gamma && k !== 0) for (let c = 0; c < d1; c++) y[c] = y[c]! * Math.pow(gamma[c]!, Math.abs(k));
+  return y;
 }
 
 /** y[t] = Σ_s coeff(t - s) · x[s], per channel; causal uses offsets ≥ 0 only. */
@@ -151,5 +185,98 @@ export function describeKernelChecks(build: "simd" | "scalar"): void {
         }
       });
     }
+
+    // Issue 2's list of lengths: tiny, around the training length 512, past the crossover, and long.
+    for (const causal of [true, false]) {
+      it(`Toeplitz mixing, ${causal ? "causal" : "bidirectional"}, n ∈ {1…16384}: relative error ≤ 1e-5 against float64`, () => {
+        for (const n of [1, 2, 3, 7, 64, 511, 512, 513, 4096, 16384]) {
+          // The float64 reference is O(n²·c): fewer channels at the long lengths keep it to a second or two.
+          const channelCounts = n <= 513 ? [1, 5, 16] : n <= 4096 ? [1, 8] : [2];
+          for (const c of channelCounts) {
+            const rows = toeplitzCoeffRows(n, causal);
+            const xs = values(n * c, 31 + n + c);
+            // Decaying coefficients, like λ^|k|·RPE(k), so long sums stay well-scaled.
+            const cs = values(rows * c, 37 + n + c);
+            for (let r = 0; r < rows; r++) {
+              const k = causal ? r : r - (n - 1);
+              for (let ch = 0; ch < c; ch++) cs[r * c + ch]! *= Math.pow(0.999, Math.abs(k));
+            }
+            const x = Tensor.from(xs, [n, c]), coeffs = Tensor.from(cs, [rows, c]);
+            const want = naiveToeplitz(xs, cs, n, c, causal);
+            const plan = new ToeplitzPlan(n, c, causal);
+            const spectra = plan.spectra(coeffs);
+            const y = plan.apply(x, spectra);
+            const yc = plan.applyCoeffs(x, coeffs);
+            expect(relErr(y.toArray(), want), `n=${n} c=${c} (spectra)`).toBeLessThanOrEqual(1e-5);
+            expect(relErr(yc.toArray(), want), `n=${n} c=${c} (coeffs)`).toBeLessThanOrEqual(1e-5);
+            for (const t of [x, coeffs, spectra, y, yc]) t.dispose();
+            plan.dispose();
+          }
+        }
+      });
+    }
+
+    it("RPE over signed offsets matches a float64 MLP, with t_0 undecayed and λ^|k| elsewhere", () => {
+      for (const [e, R, d1] of [[8, 2, 5], [32, 3, 19], [64, 6, 40]] as const) {
+        const packed = values(rpePackedLength({ rpeDim: e, layers: R, channels: d1 }), e * 7 + R).map((v) => v * 0.5);
+        const gammaArr = values(d1, d1).map((v) => 0.95 + 0.04 * Math.abs(v));
+        const p = Tensor.from(packed), gamma = Tensor.from(gammaArr);
+        for (const [kStart, count] of [[-70, 141], [0, 100], [1000, 3]] as const) {
+          for (const g of [undefined, gamma]) {
+            const out = rpeForward(p, { rpeDim: e, layers: R, channels: d1 }, kStart, count, g);
+            const got = out.toArray();
+            const want = new Float64Array(count * d1);
+            for (let i = 0; i < count; i++) want.set(rpe64(packed, e, R, d1, kStart + i, g ? gammaArr : undefined), i * d1);
+            expect(relErr(got, want), `e=${e} R=${R} d1=${d1} k0=${kStart} decay=${!!g}`).toBeLessThanOrEqual(1e-5);
+            out.dispose();
+          }
+        }
+        p.dispose();
+        gamma.dispose();
+      }
+    });
+
+    it("GEMM matches a naive triple loop for awkward sizes", () => {
+      for (const [m, k, n] of [[1, 1, 1], [1, 7, 3], [5, 13, 11], [17, 64, 9], [33, 100, 67], [64, 512, 96]] as const) {
+        const xs = values(m * k, m + 3 * k), ws = values(n * k, n + 5 * k), bs = values(n, n);
+        const want = new Float64Array(m * n);
+        // Relative to the size of the summed terms, not of the result: a single output can cancel to near zero.
+        let termScale = 0;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let acc = bs[j]!, mag = Math.abs(bs[j]!);
+            for (let q = 0; q < k; q++) {
+              acc += xs[i * k + q]! * ws[j * k + q]!;
+              mag += Math.abs(xs[i * k + q]! * ws[j * k + q]!);
+            }
+            want[i * n + j] = acc;
+            termScale = Math.max(termScale, mag);
+          }
+        }
+        const x = Tensor.from(xs, [m, k]), w = Tensor.from(ws, [n, k]), b = Tensor.from(bs);
+        const y = matmul(x, w, b);
+        expect(maxAbsDiff(y.toArray(), want) / termScale, `${m}×${k}·${k}×${n}`).toBeLessThanOrEqual(1e-5);
+        for (const t of [x, w, b, y]) t.dispose();
+      }
+    });
+
+    it("rejects bad inputs with typed errors", () => {
+      const x = Tensor.from(values(12, 1), [3, 4]);
+      const w = Tensor.from(values(10, 2), [2, 5]);
+      const ids = Tensor.from(new Int32Array([1, 2]));
+      expect(() => matmul(x, w)).toThrow(ShapeError); // inner dims 4 vs 5
+      expect(() => matmul(ids as never, w)).toThrow(DTypeError);
+      expect(() => layerNorm(x, Tensor.from([1, 1]), Tensor.from([0, 0]))).toThrow(ShapeError);
+      expect(() => toeplitzDirect(x, Tensor.from(values(8, 3), [2, 4]), true)).toThrow(ShapeError); // needs 3 rows
+      expect(() => toeplitzDirect(x, Tensor.from(values(8, 3), [2, 4]), false)).toThrow(ShapeError); // needs 5 rows
+      expect(() => new ToeplitzPlan(0, 4, true)).toThrow(ValueRangeError);
+      expect(() => new ToeplitzPlan(8, 4, true).apply(x, Tensor.from([1]))).toThrow(ShapeError);
+      expect(() => embedding(w, new Int32Array([0, 2]))).toThrow(ValueRangeError); // vocab is 2
+      expect(() => embedding(w, new Int32Array([-1]))).toThrow(ValueRangeError);
+      expect(() => rpeForward(Tensor.from([1, 2, 3]), { rpeDim: 2, layers: 1, channels: 1 }, 0, 4)).toThrow(ShapeError);
+      expect(() => Tensor.from(new Float32Array(5), [2, 3])).toThrow(ShapeError);
+      expect(() => Tensor.empty("float32", [2, -1])).toThrow(ShapeError);
+      for (const t of [x, w, ids]) t.dispose();
+    });
   });
 }
