@@ -127,16 +127,17 @@ fn relu_vec(x: F32x4) -> F32x4 {
 // rational erf ≈ z·P(z²)/Q(z²) cannot: its f32 rounding alone is ~3e-7 absolute. Fitted by Lawson-weighted least
 // squares in float64; coefficients rounded to f32.
 const ERF_SMALL: [f32; 7] = [
-    1.128_379_1,
-    -0.376_126_26,
-    0.112_836_003,
-    -0.026_854_452,
-    0.005_189_550_6,
-    -0.000_802_098_66,
-    7.889_636e-5,
+    // The fit's leading coefficient rounds to the same f32 as erf's slope at 0.
+    core::f32::consts::FRAC_2_SQRT_PI,
+    -0.37612626,
+    0.112_836,
+    -0.026854452,
+    0.0051895506,
+    -0.00080209866,
+    7.889636e-05,
 ];
-const ERFC_P: [f32; 5] = [1.000_070_7, 1.365_674_1, 0.881_311_66, 0.307_048_26, 0.053_225_26];
-const ERFC_Q: [f32; 6] = [1.0, 2.494_581, 2.694_274_7, 1.609_119_1, 0.544_235_7, 0.094_339_17];
+const ERFC_P: [f32; 5] = [1.0000707, 1.3656741, 0.88131166, 0.30704826, 0.05322526];
+const ERFC_Q: [f32; 6] = [1.0, 2.494581, 2.6942747, 1.609119, 0.5442357, 0.09433917];
 
 /// `e^{-x²/2}` without the rounding of `x²`: with `x_hi` = `x` cut to 12 significant bits, `x_hi²/2` is exact and
 /// `x²/2 = x_hi²/2 + (x - x_hi)(x + x_hi)/2` leaves only a small, accurately computed remainder. A plain

@@ -14,6 +14,9 @@
 //! 64×64×1536, against 34 for 4×4 (spills), 34 for 3×4 and 31 for 2×6; with the x blocking and packed panels,
 //! 512×512×1536 ran 44–50 GFLOP/s (about the simd128 multiply-add peak of that machine) against 21 without.
 
+// Register tiles are indexed arrays: index loops say which accumulator meets which operand.
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+
 use crate::f16::{f16_bits_to_f32, f16x4_to_f32};
 use crate::simd::{F32x4, I32x4, LANES};
 

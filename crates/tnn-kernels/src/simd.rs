@@ -9,7 +9,9 @@
 
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
+// The inherent add/sub/mul/... are what the operator traits below forward to.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::should_implement_trait)]
 mod imp {
     use core::arch::wasm32::*;
 
@@ -185,6 +187,7 @@ mod imp {
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(clippy::should_implement_trait)]
 mod imp {
     #[derive(Clone, Copy)]
     #[repr(C, align(16))]
@@ -461,7 +464,7 @@ pub fn exp(x: F32x4) -> F32x4 {
     let x = x.max(lo).min(F32x4::splat(88.37));
     let n = (x * F32x4::splat(core::f32::consts::LOG2_E)).round_even();
     // ln 2 split so that n * LN2_HI is exact for |n| < 2^9.
-    let r = x - n * F32x4::splat(0.693_145_751_953_125) - n * F32x4::splat(1.428_606_765_330_187e-6);
+    let r = x - n * F32x4::splat(0.693_145_75) - n * F32x4::splat(1.428_606_8e-6);
     let p = exp_poly(r);
     // Clamping at 88.37 keeps n <= 127, so 2^n is a normal float built straight into the exponent field.
     let two_n = n.trunc_to_i32().add(I32x4::splat(127)).shl::<23>().from_bits();

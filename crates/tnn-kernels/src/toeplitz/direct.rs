@@ -4,6 +4,9 @@
 //! vectors, which halves the loads of `x`. The coefficient rows `t_{i-j}` and `t_{i+1-j}` are adjacent in the
 //! table, so the two streams walk the same cache lines.
 
+// Register tiles are indexed arrays: index loops say which accumulator meets which operand.
+#![allow(clippy::needless_range_loop)]
+
 use crate::simd::{F32x4, LANES};
 
 /// `y[i][c] = Σ_j t_{i-j}[c] · x[j][c]` with the coefficient table layout of the module docs.

@@ -11,6 +11,9 @@
 //! `dst[j + s(pq + r)] = ω_n^{qr} · Σ_t src[j + s(q + tm)] · ω_p^{tr}` for `q < m`, `j < s`, `r < p`;
 //! starting from `n = L, s = 1` and ending at `n = 1`, the output comes out in natural order.
 
+// `%` keeps the crate building with the workspace's minimum Rust (is_multiple_of is newer).
+#![allow(clippy::manual_is_multiple_of)]
+
 use crate::simd::F32x4;
 
 /// Four complex numbers, lane by lane.
@@ -26,20 +29,25 @@ impl C4 {
         C4 { re: F32x4::zero(), im: F32x4::zero() }
     }
     #[inline(always)]
-    fn add(self, b: Self) -> Self {
+    pub fn add(self, b: Self) -> Self {
         C4 { re: self.re + b.re, im: self.im + b.im }
     }
     #[inline(always)]
-    fn sub(self, b: Self) -> Self {
+    pub fn sub(self, b: Self) -> Self {
         C4 { re: self.re - b.re, im: self.im - b.im }
+    }
+    /// Real and imaginary parts exchanged.
+    #[inline(always)]
+    pub fn swap(self) -> Self {
+        C4 { re: self.im, im: self.re }
     }
     /// `-i · self`.
     #[inline(always)]
-    fn mul_neg_i(self) -> Self {
+    pub fn mul_neg_i(self) -> Self {
         C4 { re: self.im, im: -self.re }
     }
     #[inline(always)]
-    fn scale(self, s: F32x4) -> Self {
+    pub fn scale(self, s: F32x4) -> Self {
         C4 { re: self.re * s, im: self.im * s }
     }
     /// Product with one complex number shared by all lanes.
@@ -114,10 +122,6 @@ impl LaneFft {
             s *= p;
         }
         LaneFft { len, stages, twiddles }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
     }
 
     /// Transforms `data` in place; `work` is scratch of the same length.

@@ -41,8 +41,8 @@ struct Fft {
     buf: Vec<C4>,
     /// Stockham ping-pong buffer.
     work: Vec<C4>,
-    /// Kernel spectra `(K_A[k], K_B[k])` for `k = 0..=L/2` of one group, for [`ToeplitzPlan::apply_coeffs`].
-    kernel: Vec<C4>,
+    /// Kernel spectra of one group (see [`Fft::kernel_spectra`]), for [`ToeplitzPlan::apply_coeffs`].
+    kernel: Vec<f32>,
 }
 
 /// A planned Toeplitz mixer for `[n][c]` inputs of one length; owns all the scratch it needs.
@@ -57,13 +57,13 @@ impl ToeplitzPlan {
     /// Plans mixing of `n` tokens by `c` channels. Below the measured crossover the plan runs the direct product
     /// and allocates nothing.
     pub fn new(n: usize, c: usize, causal: bool) -> Self {
-        let fft = (n >= toeplitz_crossover_for(causal)).then(|| Fft::new(n, c));
+        let fft = (n >= toeplitz_crossover_for(causal)).then(|| Fft::new(n));
         ToeplitzPlan { n, c, causal, fft }
     }
 
     /// Plans the FFT path regardless of the crossover (for tests and measurements).
     pub fn new_fft(n: usize, c: usize, causal: bool) -> Self {
-        ToeplitzPlan { n, c, causal, fft: Some(Fft::new(n, c)) }
+        ToeplitzPlan { n, c, causal, fft: Some(Fft::new(n)) }
     }
 
     pub fn n(&self) -> usize {
@@ -90,7 +90,7 @@ impl ToeplitzPlan {
     /// a multiple of 8. On the direct path: a copy of the coefficient table (`rows · c`).
     pub fn spectra_len(&self) -> usize {
         match &self.fft {
-            Some(f) => self.c.div_ceil(GROUP) * (f.len / 2 + 1) * 2 * 2 * LANES,
+            Some(f) => self.c.div_ceil(GROUP) * group_spectra_len(f.len),
             None => coeff_rows(self.n, self.causal) * self.c,
         }
     }
@@ -111,9 +111,8 @@ impl ToeplitzPlan {
         match &mut self.fft {
             None => out[..len].copy_from_slice(&coeffs[..len]),
             Some(f) => {
-                let per_group = 2 * (f.len / 2 + 1);
-                let out = as_c4_mut(&mut out[..len]);
-                for (g, dst) in out.chunks_exact_mut(per_group).enumerate() {
+                let per_group = group_spectra_len(f.len);
+                for (g, dst) in out[..len].chunks_exact_mut(per_group).enumerate() {
                     f.kernel_spectra(coeffs, n, c, causal, g * GROUP, dst);
                 }
             }
@@ -129,9 +128,8 @@ impl ToeplitzPlan {
         match &mut self.fft {
             None => toeplitz_direct(x, spectra, y, n, c, causal),
             Some(f) => {
-                let per_group = 2 * (f.len / 2 + 1);
-                let spectra = as_c4(&spectra[..len]);
-                for (g, k) in spectra.chunks_exact(per_group).enumerate() {
+                let per_group = group_spectra_len(f.len);
+                for (g, k) in spectra[..len].chunks_exact(per_group).enumerate() {
                     f.convolve_group(x, k, y, n, c, g * GROUP);
                 }
             }
@@ -158,22 +156,25 @@ impl ToeplitzPlan {
 }
 
 impl Fft {
-    fn new(n: usize, _c: usize) -> Self {
+    fn new(n: usize) -> Self {
         let len = fast_fft_len((2 * n).saturating_sub(1));
         Fft {
             len,
             fft: LaneFft::new(len),
             buf: vec![C4::zero(); len],
             work: vec![C4::zero(); len],
-            kernel: vec![C4::zero(); 2 * (len / 2 + 1)],
+            kernel: vec![0.0; group_spectra_len(len)],
         }
     }
 
-    /// Kernel spectra of channels `ch0..ch0+8` into `out` (`2·(L/2+1)` lane vectors: `K_A[k], K_B[k]` per bin),
-    /// scaled by `1/(2L)`: the inverse transform's `1/L` and the `1/2` of separating two real spectra.
-    fn kernel_spectra(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [C4]) {
+    /// Kernel spectra of channels `ch0..ch0+8` into `out` ([`group_spectra_len`] floats: for each bin
+    /// `k = 0..=L/2`, `K_A[k]` then `K_B[k]` as lane vectors, re then im), scaled by `1/(2L)`: the inverse
+    /// transform's `1/L` and the `1/2` that recombining two real spectra needs.
+    fn kernel_spectra(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [f32]) {
         let len = self.len;
-        let s = F32x4::splat(0.5 / len as f32);
+        // Separating Z = FFT(s·(t_A + i·t_B)) gives Z[k] + conj Z[L-k] = 2s·K_A and -i(Z[k] - conj Z[L-k]) = 2s·K_B;
+        // s = 1/(4L) makes both K/(2L).
+        let s = F32x4::splat(0.25 / len as f32);
         self.buf.fill(C4::zero());
         // Offset d >= 0 sits at row d (causal) or d + n - 1 (bidirectional); offset -d at row n - 1 - d.
         let zero_row = if causal { 0 } else { n - 1 };
@@ -189,15 +190,17 @@ impl Fft {
         let z = &self.buf;
         for k in 0..=len / 2 {
             let (zk, zj) = (z[k], z[(len - k) % len].conj());
-            // X_A = (Z[k] + conj Z[L-k]) / 2, X_B = (Z[k] - conj Z[L-k]) / 2i; the 1/2 is in `s` already... twice
-            // would be wrong, so only the 1/i remains here.
-            out[2 * k] = zk.add_c(zj);
-            out[2 * k + 1] = zk.sub_c(zj).mul_neg_i();
+            let (a, b) = (zk.add(zj), zk.sub(zj).mul_neg_i());
+            let o = 16 * k;
+            a.re.store(out, o);
+            a.im.store(out, o + 4);
+            b.re.store(out, o + 8);
+            b.im.store(out, o + 12);
         }
     }
 
     /// `y = T x` for channels `ch0..ch0+8`, with their kernel spectra `kernel` from [`Self::kernel_spectra`].
-    fn convolve_group(&mut self, x: &[f32], kernel: &[C4], y: &mut [f32], n: usize, c: usize, ch0: usize) {
+    fn convolve_group(&mut self, x: &[f32], kernel: &[f32], y: &mut [f32], n: usize, c: usize, ch0: usize) {
         let len = self.len;
         for i in 0..n {
             self.buf[i] = load_group(x, i * c, c, ch0);
@@ -210,12 +213,15 @@ impl Fft {
             let (zk, zj) = (z[k], z[j].conj());
             // With P = 2 X_A and Q = 2i X_B: W[k] = P·K_A' + Q·K_B' and W[L-k] = conj(P·K_A' - Q·K_B') is the
             // spectrum of y_A + i·y_B (see the module docs; K' carries the 1/(2L)).
-            let u = zk.add_c(zj).mul(kernel[2 * k]);
-            let v = zk.sub_c(zj).mul(kernel[2 * k + 1]);
+            let o = 16 * k;
+            let ka = C4 { re: F32x4::load(kernel, o), im: F32x4::load(kernel, o + 4) };
+            let kb = C4 { re: F32x4::load(kernel, o + 8), im: F32x4::load(kernel, o + 12) };
+            let u = zk.add(zj).mul(ka);
+            let v = zk.sub(zj).mul(kb);
             // Stored with re and im swapped: a forward transform of swapped data is the swapped inverse transform.
-            z[k] = u.add_c(v).swap();
+            z[k] = u.add(v).swap();
             if j != k {
-                z[j] = u.sub_c(v).conj().swap();
+                z[j] = u.sub(v).conj().swap();
             }
         }
         self.fft.forward(&mut self.buf, &mut self.work);
@@ -256,22 +262,7 @@ fn store_group(dst: &mut [f32], row: usize, c: usize, ch0: usize, v: C4) {
     }
 }
 
-fn as_c4(s: &[f32]) -> &[C4] {
-    assert!(s.len() % (2 * LANES) == 0);
-    // SAFETY: C4 is two F32x4, each four f32 with no padding (repr(C)/repr(transparent) over 16 bytes); the
-    // vector loads of the simd128 build have no alignment requirement, and on the host F32x4 is an align(16)
-    // array, so a 4-byte aligned pointer is not enough there: see `as_c4_checked`.
-    as_c4_checked(s.as_ptr(), s.len());
-    unsafe { core::slice::from_raw_parts(s.as_ptr() as *const C4, s.len() / (2 * LANES)) }
-}
-
-fn as_c4_mut(s: &mut [f32]) -> &mut [C4] {
-    assert!(s.len() % (2 * LANES) == 0);
-    as_c4_checked(s.as_ptr(), s.len());
-    // SAFETY: as in `as_c4`.
-    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut C4, s.len() / (2 * LANES)) }
-}
-
-fn as_c4_checked(p: *const f32, _len: usize) {
-    assert!(p as usize % core::mem::align_of::<C4>() == 0, "toeplitz: spectra buffer must be 16-byte aligned");
+/// Floats of one group's kernel spectra: 2 spectra × (L/2+1) bins × 4 lanes × (re, im).
+fn group_spectra_len(len: usize) -> usize {
+    16 * (len / 2 + 1)
 }
