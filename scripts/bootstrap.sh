@@ -22,7 +22,9 @@ as_root_apt_install() {
 }
 
 # 1. A Rust toolchain that can target wasm32.
-if ! (have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown); then
+rustup_wasm=false
+if have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then rustup_wasm=true; fi
+if [ "$rustup_wasm" = false ]; then
   missing=()
   for p in rustc-web cargo-web rust-web-src lld-22; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -41,7 +43,9 @@ if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $wb_version\$"); t
   log "cargo install wasm-bindgen-cli $wb_version (a few minutes, once)"
   cargo install -q wasm-bindgen-cli --version "=$wb_version" --locked
 fi
-if ! have wasm-pack; then
+# wasm-pack drives the rustup route only: it refuses a sysroot without the wasm32 target, which the -Zbuild-std route
+# never has (scripts/build-wasm.mjs runs cargo and wasm-bindgen itself there).
+if [ "$rustup_wasm" = true ] && ! have wasm-pack; then
   log "cargo install wasm-pack (a few minutes, once)"
   cargo install -q wasm-pack --locked
 fi

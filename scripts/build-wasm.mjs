@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds crates/tnn-wasm twice with wasm-pack, as a simd128 module and as a scalar module.
+// Builds crates/tnn-wasm twice, as a simd128 module and as a scalar module, with wasm-pack where it works offline.
 // Outputs: pkg/simd/tnn.js + tnn_bg.wasm and pkg/scalar/tnn.js + tnn_bg.wasm (both gitignored).
 //
 // Two toolchains are supported because our CI machines cannot download the wasm32 standard library:
@@ -93,25 +93,40 @@ function build() {
   if (!have || !have.includes(wb)) {
     throw new Error(`wasm-bindgen CLI ${wb} is needed (found: ${have ?? "none"}). Run: cargo install wasm-bindgen-cli --version =${wb}`);
   }
-  if (!tryRun("wasm-pack", ["--version"])) throw new Error("wasm-pack is needed. Run: cargo install wasm-pack");
+  // wasm-pack checks that the wasm32 target sits in rustc's sysroot, which is never true of the -Zbuild-std route:
+  // there the same two steps it runs (cargo build, wasm-bindgen --target web) are run directly.
+  const useWasmPack = tc.name === "rustup";
+  if (useWasmPack && !tryRun("wasm-pack", ["--version"])) throw new Error("wasm-pack is needed. Run: cargo install wasm-pack");
   for (const [variant, cfg] of Object.entries(VARIANTS)) {
     const outDir = join(root, "pkg", variant);
     mkdirSync(outDir, { recursive: true });
-    // --mode no-install: use the wasm-bindgen on PATH (checked above) instead of downloading one;
-    // --no-opt: wasm-pack would download binaryen's wasm-opt, which these machines cannot fetch.
-    const args = ["build", "crates/tnn-wasm", "--target", "web", "--mode", "no-install", "--no-opt", "--no-pack",
-      "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs];
-    if (cfg.features.length) args.push("--features", cfg.features.join(","));
+    const targetDir = join(root, "target", `wasm-${variant}`);
     const env = {
       ...process.env,
       ...tc.env,
-      // wasm-pack finds the artifact through cargo metadata, which honours CARGO_TARGET_DIR: one dir per variant
-      // keeps both builds incremental.
-      CARGO_TARGET_DIR: join(root, "target", `wasm-${variant}`),
+      // One target dir per variant keeps both builds incremental (wasm-pack finds it through cargo metadata, which
+      // honours CARGO_TARGET_DIR).
+      CARGO_TARGET_DIR: targetDir,
       RUSTFLAGS: [...cfg.rustflags, ...tc.linkerFlags].join(" "),
     };
-    console.error(`wasm: wasm-pack ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
-    execFileSync("wasm-pack", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+    const features = cfg.features.length ? ["--features", cfg.features.join(",")] : [];
+    if (useWasmPack) {
+      // --mode no-install: use the wasm-bindgen on PATH (checked above) instead of downloading one;
+      // --no-opt: wasm-pack would download binaryen's wasm-opt, which these machines cannot fetch.
+      const args = ["build", "crates/tnn-wasm", "--target", "web", "--mode", "no-install", "--no-opt", "--no-pack",
+        "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs, ...features];
+      console.error(`wasm: wasm-pack ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
+      execFileSync("wasm-pack", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+    } else {
+      const args = ["build", "--release", "--target", TARGET, "-p", "tnn-wasm", ...tc.cargoArgs, ...features];
+      console.error(`wasm: cargo ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
+      execFileSync("cargo", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+      const wasm = join(targetDir, TARGET, "release", "tnn_wasm.wasm");
+      execFileSync("wasm-bindgen", [wasm, "--target", "web", "--out-dir", outDir, "--out-name", "tnn"], {
+        cwd: root,
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+    }
     console.error(`wasm: ${variant} -> pkg/${variant}/tnn_bg.wasm (${statSync(join(outDir, "tnn_bg.wasm")).size} bytes)`);
   }
 }
