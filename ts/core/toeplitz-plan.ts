@@ -4,7 +4,7 @@
  * @module
  */
 import { DisposedError, ShapeError, ValueRangeError } from "./errors.js";
-import { _checkToeplitz } from "./ops.js";
+import { _checkToeplitz, toeplitzCoeffRows } from "./ops.js";
 import { Tensor } from "./tensor.js";
 import { kernels } from "./wasm.js";
 
@@ -52,11 +52,9 @@ export class ToeplitzPlan {
   /** Kernel spectra of a coefficient table, to cache and pass to {@link apply}. */
   spectra(coeffs: F32): F32 {
     const p = this.#p();
-    const probe = Tensor.empty("float32", [this.n, this.channels]);
-    try {
-      _checkToeplitz(probe, coeffs, this.causal, "ToeplitzPlan.spectra");
-    } finally {
-      probe.dispose();
+    const rows = toeplitzCoeffRows(this.n, this.causal);
+    if (coeffs.dtype !== "float32" || coeffs.dims.length !== 2 || coeffs.dims[0] !== rows || coeffs.dims[1] !== this.channels) {
+      throw new ShapeError(`ToeplitzPlan.spectra: coeffs must be float32 [${rows}, ${this.channels}], got ${coeffs.dtype} ${coeffs.shapeString}`);
     }
     const s = Tensor.empty("float32", [p.spectra_len()]);
     p.spectra(coeffs.ptr, s.ptr);

@@ -3,9 +3,9 @@
  * @module
  */
 import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
-import { toeplitzCoeffRows, toeplitzDirect } from "../core/ops.js";
+import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
-import { ToeplitzPlan, toeplitzCrossover } from "../core/toeplitz-plan.js";
+import { ToeplitzPlan } from "../core/toeplitz-plan.js";
 import { type Rpe } from "./rpe.js";
 
 type F32 = Tensor<"float32">;
@@ -26,10 +26,10 @@ export interface TnoOptions {
 }
 
 /** What is kept for one sequence length: the direct path keeps coefficients, the FFT path a plan and spectra. */
+/** A plan for one length and its kernel in the plan's own form (spectra past the crossover, else the table). */
 interface CacheEntry {
-  readonly coeffs?: F32;
-  readonly plan?: ToeplitzPlan;
-  readonly spectra?: F32;
+  readonly plan: ToeplitzPlan;
+  readonly spectra: F32;
   readonly bytes: number;
 }
 
@@ -124,14 +124,9 @@ export class Tno {
     if (hit) {
       this.#cache.delete(n);
       this.#cache.set(n, hit);
-      return hit.spectra ? hit.plan!.apply(x, hit.spectra) : toeplitzDirect(x, hit.coeffs!, this.causal);
+      return hit.plan.apply(x, hit.spectra);
     }
-    if (n <= toeplitzCrossover()) {
-      const coeffs = this.#table(n);
-      const y = toeplitzDirect(x, coeffs, this.causal);
-      if (!this.#remember(n, { coeffs, bytes: coeffs.size * 4 })) coeffs.dispose();
-      return y;
-    }
+    // The plan picks the direct sum or the FFT by the crossover measured for this kind of table.
     const plan = new ToeplitzPlan(n, this.channels, this.causal);
     let coeffs: F32 | undefined;
     try {
@@ -189,7 +184,6 @@ export class Tno {
 }
 
 function disposeEntry(e: CacheEntry): void {
-  e.coeffs?.dispose();
-  e.spectra?.dispose();
-  e.plan?.dispose();
+  e.spectra.dispose();
+  e.plan.dispose();
 }
