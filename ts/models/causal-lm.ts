@@ -9,7 +9,7 @@ import { type LayerNorm } from "../nn/layer-norm.js";
 import { type Linear } from "../nn/linear.js";
 import { type TnnBlock } from "../nn/tnn-block.js";
 import { type TnnConfig } from "./config.js";
-import { type ForwardOptions, type TokenIds, lastRow, mapSequences, parseForwardOptions, parseTokenIds } from "./token-ids.js";
+import { type ForwardOptions, type TokenIds, logitsForward, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
@@ -91,26 +91,7 @@ export class TnnForCausalLM {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    const { lastOnly } = parseForwardOptions(options, "TnnForCausalLM.forward");
-    const parsed = parseTokenIds(ids, this.vocabSize, "TnnForCausalLM.forward");
-    const n = parsed.sequences[0]!.length;
-    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
-      const h = this.#hidden(seq);
-      try {
-        if (!lastOnly) {
-          this.head.forward(h, out);
-          return;
-        }
-        const row = lastRow(h);
-        try {
-          this.head.forward(row, out);
-        } finally {
-          row.dispose();
-        }
-      } finally {
-        h.dispose();
-      }
-    });
+    return logitsForward(ids, options, this.vocabSize, "TnnForCausalLM.forward", (seq) => this.#hidden(seq), this.head);
   }
 
   #alive(): void {

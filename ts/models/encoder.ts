@@ -11,7 +11,7 @@ import { type TnnBlock } from "../nn/tnn-block.js";
 import { type ClassificationHead } from "./classification-head.js";
 import { type TnnConfig } from "./config.js";
 import { type MlmHead } from "./mlm-head.js";
-import { type ForwardOptions, type TokenIds, lastRow, mapSequences, parseForwardOptions, parseTokenIds } from "./token-ids.js";
+import { type ForwardOptions, type TokenIds, logitsForward, mapSequences, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
@@ -125,26 +125,7 @@ export class TnnEncoder {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    const { lastOnly } = parseForwardOptions(options, "TnnEncoder.forward");
-    const parsed = parseTokenIds(ids, this.vocabSize, "TnnEncoder.forward");
-    const n = parsed.sequences[0]!.length;
-    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
-      const h = this.#hidden(seq);
-      try {
-        if (!lastOnly) {
-          this.lmHead.forward(h, out);
-          return;
-        }
-        const row = lastRow(h);
-        try {
-          this.lmHead.forward(row, out);
-        } finally {
-          row.dispose();
-        }
-      } finally {
-        h.dispose();
-      }
-    });
+    return logitsForward(ids, options, this.vocabSize, "TnnEncoder.forward", (seq) => this.#hidden(seq), this.lmHead);
   }
 
   /**

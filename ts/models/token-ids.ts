@@ -100,3 +100,30 @@ export function lastRow(h: Tensor<"float32">): Tensor<"float32"> {
     row.dispose();
   }
 }
+
+/**
+ * The shared body of both models' `forward`: parse ids and options, run `hidden` per sequence, and send all rows (or
+ * only the last, with `lastOnly`) through `head` into one `[n or 1, vocab]` slice per sequence.
+ */
+export function logitsForward(
+  ids: TokenIds,
+  options: ForwardOptions | undefined,
+  vocab: number,
+  what: string,
+  hidden: (seq: Int32Array) => Tensor<"float32">,
+  head: { forward(h: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> },
+): Tensor<"float32"> {
+  const { lastOnly } = parseForwardOptions(options, what);
+  const parsed = parseTokenIds(ids, vocab, what);
+  const n = parsed.sequences[0]!.length;
+  return mapSequences(parsed, [lastOnly ? 1 : n, vocab], (seq, out) => {
+    const h = hidden(seq);
+    const rows = lastOnly ? lastRow(h) : h;
+    try {
+      head.forward(rows, out);
+    } finally {
+      if (rows !== h) rows.dispose();
+      h.dispose();
+    }
+  });
+}
