@@ -12,25 +12,20 @@ type K = ReturnType<typeof kernels>;
 type WasmOnlineKernel = InstanceType<K["OnlineKernel"]>;
 type WasmEtscKernel = InstanceType<K["EtscKernel"]>;
 
-/** The shared part of exact decoding for one layer and length bucket: coefficients `t_0..t_{cap-1}` and spectra. */
-export class OnlineKernelHandle {
-  readonly capacity: number;
-  readonly channels: number;
-  #k: WasmOnlineKernel | undefined;
+/** A read-only wasm decode kernel shared by many states; freed once by its owner. */
+abstract class KernelHandle<T extends { free(): void; memory_bytes(): number }> {
+  #k: T | undefined;
 
-  /** `coeffs` is `[cap, c]` (row k = `t_k`, decayed); `cap` a power of two. The table is copied. */
-  constructor(coeffs: F32, cap: number, channels: number) {
-    this.capacity = cap;
-    this.channels = channels;
-    this.#k = new (kernels().OnlineKernel)(coeffs.ptr, cap, channels);
+  protected constructor(k: T, private readonly what: string) {
+    this.#k = k;
   }
 
-  get raw(): WasmOnlineKernel {
-    if (!this.#k) throw new DisposedError("decode kernel used after dispose()");
+  get raw(): T {
+    if (!this.#k) throw new DisposedError(`${this.what} used after dispose()`);
     return this.#k;
   }
 
-  /** Bytes held in wasm memory (coefficients, block spectra). */
+  /** Bytes held in wasm memory. */
   get memoryBytes(): number {
     return this.raw.memory_bytes();
   }
@@ -41,31 +36,19 @@ export class OnlineKernelHandle {
   }
 }
 
+/** The shared part of exact decoding for one layer and length bucket: coefficients `t_0..t_{cap-1}` and spectra. */
+export class OnlineKernelHandle extends KernelHandle<WasmOnlineKernel> {
+  /** `coeffs` is `[cap, c]` (row k = `t_k`, decayed); `cap` a power of two. The table is copied. */
+  constructor(coeffs: F32, readonly capacity: number, readonly channels: number) {
+    super(new (kernels().OnlineKernel)(coeffs.ptr, capacity, channels), "decode kernel");
+  }
+}
+
 /** The shared part of ETSC decoding for one layer and window N: N complex modes per channel. */
-export class EtscKernelHandle {
-  readonly window: number;
-  readonly channels: number;
-  #k: WasmEtscKernel | undefined;
-
+export class EtscKernelHandle extends KernelHandle<WasmEtscKernel> {
   /** `coeffs` is the undecayed `[N, c]` table `RPE(0..N-1)`; `gamma` the per-channel λ (`[c]`), or undefined for 1. */
-  constructor(coeffs: F32, gamma: F32 | undefined, window: number, channels: number) {
-    this.window = window;
-    this.channels = channels;
-    this.#k = new (kernels().EtscKernel)(coeffs.ptr, gamma ? gamma.ptr : 0, window, channels);
-  }
-
-  get raw(): WasmEtscKernel {
-    if (!this.#k) throw new DisposedError("ETSC kernel used after dispose()");
-    return this.#k;
-  }
-
-  get memoryBytes(): number {
-    return this.raw.memory_bytes();
-  }
-
-  dispose(): void {
-    this.#k?.free();
-    this.#k = undefined;
+  constructor(coeffs: F32, gamma: F32 | undefined, readonly window: number, readonly channels: number) {
+    super(new (kernels().EtscKernel)(coeffs.ptr, gamma ? gamma.ptr : 0, window, channels), "ETSC kernel");
   }
 }
 
