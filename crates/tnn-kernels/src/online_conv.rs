@@ -53,3 +53,31 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// What every state checks before a prefill of `n` rows: the kernel is the state's, the buffers hold `[n][c]`, the
+/// state is fresh and `n` fits its capacity.
+fn check_prefill(kernel: &OnlineKernel, cap: usize, c: usize, pos: usize, v: &[f32], y: &[f32], n: usize) -> Result<(), DecodeError> {
+    check_kernel(kernel, cap, c);
+    assert!(v.len() >= n * c && y.len() >= n * c, "prefill buffers must be [n][c]");
+    if pos != 0 {
+        return Err(DecodeError::PrefillNotAtStart { position: pos });
+    }
+    if n > cap {
+        return Err(DecodeError::PastCapacity { position: 0, requested: n, cap });
+    }
+    Ok(())
+}
+
+/// What every state checks before a step: the kernel is the state's, the buffers hold `c` values, a slot is free.
+fn check_step(kernel: &OnlineKernel, cap: usize, c: usize, pos: usize, v: &[f32], y: &[f32]) -> Result<(), DecodeError> {
+    check_kernel(kernel, cap, c);
+    assert!(v.len() >= c && y.len() >= c, "step buffers must hold c values");
+    if pos >= cap {
+        return Err(DecodeError::PastCapacity { position: pos, requested: 1, cap });
+    }
+    Ok(())
+}
+
+fn check_kernel(kernel: &OnlineKernel, cap: usize, c: usize) {
+    assert!(kernel.cap() == cap && kernel.channels() == c, "kernel shape differs from the state's");
+}

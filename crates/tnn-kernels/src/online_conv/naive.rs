@@ -4,7 +4,7 @@ use super::causal_fft::causal_conv;
 use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
 use super::kernel::OnlineKernel;
 use super::scratch::FftScratch;
-use super::DecodeError;
+use super::{check_prefill, check_step, DecodeError};
 
 /// Keeps the inputs (strip-major, like the kernel's table, so both stream through memory) and computes each
 /// step's output as `Σ_k T_k · v_{t-k}`: `O(t)` per token and channel. The prompt still goes through one FFT
@@ -49,21 +49,10 @@ impl NaiveConvState {
         self.history.len() * 4 + self.scratch.bytes()
     }
 
-    fn check_kernel(&self, kernel: &OnlineKernel) {
-        assert!(kernel.cap() == self.cap && kernel.channels() == self.c, "kernel shape differs from the state's");
-    }
-
     /// Consumes a prompt `v[n][c]` into a fresh state and writes its outputs `y[n][c]`.
     pub fn prefill(&mut self, kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) -> Result<(), DecodeError> {
-        self.check_kernel(kernel);
+        check_prefill(kernel, self.cap, self.c, self.pos, v, y, n)?;
         let c = self.c;
-        assert!(v.len() >= n * c && y.len() >= n * c, "prefill buffers must be [n][c]");
-        if self.pos != 0 {
-            return Err(DecodeError::PrefillNotAtStart { position: self.pos });
-        }
-        if n > self.cap {
-            return Err(DecodeError::PastCapacity { position: 0, requested: n, cap: self.cap });
-        }
         causal_conv(kernel, &v[..n * c], n, &mut y[..n * c], &mut self.scratch);
         to_strips(&v[..n * c], n, c, &mut self.history, self.cap);
         self.pos = n;
@@ -72,13 +61,9 @@ impl NaiveConvState {
 
     /// Consumes one token `v[c]` and writes `y[c] = Σ_{k=0..t} T_k · v_{t-k}`.
     pub fn step(&mut self, kernel: &OnlineKernel, v: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
-        self.check_kernel(kernel);
+        check_step(kernel, self.cap, self.c, self.pos, v, y)?;
         let c = self.c;
-        assert!(v.len() >= c && y.len() >= c, "step buffers must hold c values");
         let t = self.pos;
-        if t >= self.cap {
-            return Err(DecodeError::PastCapacity { position: t, requested: 1, cap: self.cap });
-        }
         for (s, slab) in self.history.chunks_exact_mut(self.cap * STRIP).enumerate() {
             let (c0, w) = (s * STRIP, strip_width(c, s));
             slab[t * STRIP..][..w].copy_from_slice(&v[c0..c0 + w]);

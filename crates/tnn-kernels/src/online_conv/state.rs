@@ -5,7 +5,7 @@ use super::causal_fft::causal_conv;
 use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
 use super::kernel::OnlineKernel;
 use super::scratch::FftScratch;
-use super::DecodeError;
+use super::{check_prefill, check_step, DecodeError};
 
 /// One sequence's state for one layer. Row `t` of its `[cap][c]` table holds input `v_t` once position `t` is
 /// done, and before that the sum of every block contribution to output `t` issued so far, so the history and
@@ -63,24 +63,13 @@ impl OnlineConvState {
         self.buf.len() * 4 + self.scratch.bytes()
     }
 
-    fn check_kernel(&self, kernel: &OnlineKernel) {
-        assert!(kernel.cap() == self.cap && kernel.channels() == self.c, "kernel shape differs from the state's");
-    }
-
     /// Consumes a prompt `v[n][c]` into a fresh state and writes its outputs `y[n][c]`: one FFT product for the
     /// outputs, then the blocks that the online scheme would have issued by now and that still reach outputs at
     /// or after `n`. Those are the blocks ending at `n` with the bits of `n` below each set bit cleared, one per
     /// set bit, so the state is exactly the one `n` calls of [`step`](Self::step) would have left.
     pub fn prefill(&mut self, kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) -> Result<(), DecodeError> {
-        self.check_kernel(kernel);
+        check_prefill(kernel, self.cap, self.c, self.pos, v, y, n)?;
         let c = self.c;
-        assert!(v.len() >= n * c && y.len() >= n * c, "prefill buffers must be [n][c]");
-        if self.pos != 0 {
-            return Err(DecodeError::PrefillNotAtStart { position: self.pos });
-        }
-        if n > self.cap {
-            return Err(DecodeError::PastCapacity { position: 0, requested: n, cap: self.cap });
-        }
         causal_conv(kernel, &v[..n * c], n, &mut y[..n * c], &mut self.scratch);
         to_strips(&v[..n * c], n, c, &mut self.buf, self.cap);
         self.pos = n;
@@ -101,13 +90,9 @@ impl OnlineConvState {
     /// Consumes one token `v[c]` and writes its output `y[c]`; then issues the block of the `U` last inputs
     /// (`U` = the largest power of two dividing the new position count) into the next `U` outputs.
     pub fn step(&mut self, kernel: &OnlineKernel, v: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
-        self.check_kernel(kernel);
+        check_step(kernel, self.cap, self.c, self.pos, v, y)?;
         let c = self.c;
-        assert!(v.len() >= c && y.len() >= c, "step buffers must hold c values");
         let t = self.pos;
-        if t >= self.cap {
-            return Err(DecodeError::PastCapacity { position: t, requested: 1, cap: self.cap });
-        }
         for (s, slab) in self.buf.chunks_exact_mut(self.cap * STRIP).enumerate() {
             let (c0, w) = (s * STRIP, strip_width(c, s));
             let row = &mut slab[t * STRIP..][..w];
