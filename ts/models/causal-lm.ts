@@ -9,7 +9,7 @@ import { type LayerNorm } from "../nn/layer-norm.js";
 import { type Linear } from "../nn/linear.js";
 import { type TnnBlock } from "../nn/tnn-block.js";
 import { type TnnConfig } from "./config.js";
-import { type ForwardOptions, type TokenIds, logitsForward, parseTokenIds } from "./token-ids.js";
+import { type ForwardOptions, type TokenIds, logitsForward, runLayerStack, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
@@ -63,23 +63,7 @@ export class TnnForCausalLM {
    */
   hiddenStates(ids: Int32Array | readonly number[]): F32 {
     const { sequences } = parseTokenIds(ids as TokenIds, this.vocabSize, "TnnForCausalLM.hiddenStates");
-    return this.#hidden(sequences[0]!);
-  }
-
-  #hidden(ids: Int32Array): F32 {
-    let x = this.embed.forward(ids);
-    try {
-      for (const layer of this.layers) {
-        const y = layer.forward(x);
-        x.dispose();
-        x = y;
-      }
-      this.finalNorm?.forward(x, x);
-      return x;
-    } catch (e) {
-      x.dispose();
-      throw e;
-    }
+    return runLayerStack(this, sequences[0]!);
   }
 
   /**
@@ -91,7 +75,7 @@ export class TnnForCausalLM {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    return logitsForward(ids, options, this.vocabSize, "TnnForCausalLM.forward", (seq) => this.#hidden(seq), this.head);
+    return logitsForward(ids, options, this.vocabSize, "TnnForCausalLM.forward", (seq) => runLayerStack(this, seq), this.head);
   }
 
   #alive(): void {

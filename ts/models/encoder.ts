@@ -11,7 +11,7 @@ import { type TnnBlock } from "../nn/tnn-block.js";
 import { type ClassificationHead } from "./classification-head.js";
 import { type TnnConfig } from "./config.js";
 import { type MlmHead } from "./mlm-head.js";
-import { type ForwardOptions, type TokenIds, logitsForward, mapSequences, parseTokenIds } from "./token-ids.js";
+import { type ForwardOptions, type TokenIds, logitsForward, runLayerStack, mapSequences, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
@@ -81,22 +81,6 @@ export class TnnEncoder {
     return this.#heads.get(name);
   }
 
-  #hidden(ids: Int32Array): F32 {
-    let x = this.embed.forward(ids);
-    try {
-      this.embedNorm?.forward(x, x);
-      for (const layer of this.layers) {
-        const y = layer.forward(x);
-        x.dispose();
-        x = y;
-      }
-      this.finalNorm?.forward(x, x);
-      return x;
-    } catch (e) {
-      x.dispose();
-      throw e;
-    }
-  }
 
   /**
    * Final hidden states: `[n, d]` or `[batch, n, d]`. The caller owns the result.
@@ -107,7 +91,7 @@ export class TnnEncoder {
     const parsed = parseTokenIds(ids, this.vocabSize, "TnnEncoder.features");
     const n = parsed.sequences[0]!.length;
     return mapSequences(parsed, [n, this.config.dModel], (seq, out) => {
-      const h = this.#hidden(seq);
+      const h = runLayerStack(this, seq);
       try {
         out.data.set(h.data);
       } finally {
@@ -125,7 +109,7 @@ export class TnnEncoder {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    return logitsForward(ids, options, this.vocabSize, "TnnEncoder.forward", (seq) => this.#hidden(seq), this.lmHead);
+    return logitsForward(ids, options, this.vocabSize, "TnnEncoder.forward", (seq) => runLayerStack(this, seq), this.lmHead);
   }
 
   /**
@@ -149,7 +133,7 @@ export class TnnEncoder {
     }
     const parsed = parseTokenIds(ids, this.vocabSize, "TnnEncoder.classify");
     return mapSequences(parsed, [head.numClasses], (seq, out) => {
-      const h = this.#hidden(seq);
+      const h = runLayerStack(this, seq);
       const row = out.reshape([1, head.numClasses]);
       try {
         head.forward(h, row);

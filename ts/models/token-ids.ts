@@ -127,3 +127,30 @@ export function logitsForward(
     }
   });
 }
+
+/** The layers a model runs ids through before its head. */
+export interface LayerStack {
+  readonly embed: { forward(ids: Int32Array): Tensor<"float32"> };
+  /** The encoder's LayerNorm right after the embedding. */
+  readonly embedNorm?: { forward(x: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> } | undefined;
+  readonly layers: readonly { forward(x: Tensor<"float32">): Tensor<"float32"> }[];
+  readonly finalNorm?: { forward(x: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> } | undefined;
+}
+
+/** Hidden states `[n, d]` of one sequence: embedding, optional embedding norm, every block, optional final norm. */
+export function runLayerStack(stack: LayerStack, ids: Int32Array): Tensor<"float32"> {
+  let x = stack.embed.forward(ids);
+  try {
+    stack.embedNorm?.forward(x, x);
+    for (const layer of stack.layers) {
+      const y = layer.forward(x);
+      x.dispose();
+      x = y;
+    }
+    stack.finalNorm?.forward(x, x);
+    return x;
+  } catch (e) {
+    x.dispose();
+    throw e;
+  }
+}
