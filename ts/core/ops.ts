@@ -21,19 +21,18 @@ function sameDims(a: Tensor, b: Tensor): boolean {
   return a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
 }
 
-function output(x: Tensor, out: F32 | undefined, dims: readonly number[], what: string): F32 {
+function output(out: F32 | undefined, dims: readonly number[], what: string): F32 {
   if (!out) return Tensor.empty("float32", dims);
   expectDType(out, "float32", `${what} out`);
   if (out.dims.length !== dims.length || out.dims.some((d, i) => d !== dims[i])) {
     throw new ShapeError(`${what}: out has dims ${out.shapeString}, expected [${dims.join(", ")}]`);
   }
-  void x;
   return out;
 }
 
 function unary(name: "silu" | "relu" | "gelu", x: F32, out?: F32): F32 {
   expectDType(x, "float32", name);
-  const y = output(x, out, x.dims, name);
+  const y = output(out, x.dims, name);
   kernels()[name](x.ptr, y.ptr, x.size);
   return y;
 }
@@ -49,7 +48,7 @@ function binary(name: "mul" | "add", a: F32, b: F32, out?: F32): F32 {
   expectDType(a, "float32", name);
   expectDType(b, "float32", name);
   if (!sameDims(a, b)) throw new ShapeError(`${name}: operands have dims ${a.shapeString} and ${b.shapeString}; expected equal dims`);
-  const y = output(a, out, a.dims, name);
+  const y = output(out, a.dims, name);
   kernels()[name](a.ptr, b.ptr, y.ptr, a.size);
   return y;
 }
@@ -63,7 +62,7 @@ export const add = (a: F32, b: F32, out?: F32): F32 => binary("add", a, b, out);
 export function scale(x: F32, s: number, out?: F32): F32 {
   expectDType(x, "float32", "scale");
   if (!Number.isFinite(s)) throw new ValueRangeError(`scale: factor must be finite, got ${s}`);
-  const y = output(x, out, x.dims, "scale");
+  const y = output(out, x.dims, "scale");
   kernels().scale(x.ptr, s, y.ptr, x.size);
   return y;
 }
@@ -72,7 +71,7 @@ export function scale(x: F32, s: number, out?: F32): F32 {
 export function simpleRmsNorm(x: F32, eps = 1e-8, out?: F32): F32 {
   expectDType(x, "float32", "simpleRmsNorm");
   const dim = lastDim(x, "simpleRmsNorm");
-  const y = output(x, out, x.dims, "simpleRmsNorm");
+  const y = output(out, x.dims, "simpleRmsNorm");
   if (x.size > 0) kernels().simple_rms_norm(x.ptr, y.ptr, x.size / dim, dim, eps);
   return y;
 }
@@ -85,7 +84,7 @@ export function layerNorm(x: F32, gamma: F32, beta: F32, eps = 1e-5, out?: F32):
     expectDType(p, "float32", `layerNorm ${n}`);
     if (p.dims.length !== 1 || p.dims[0] !== dim) throw new ShapeError(`layerNorm: ${n} has dims ${p.shapeString}, expected [${dim}]`);
   }
-  const y = output(x, out, x.dims, "layerNorm");
+  const y = output(out, x.dims, "layerNorm");
   if (x.size > 0) kernels().layer_norm(x.ptr, gamma.ptr, beta.ptr, y.ptr, x.size / dim, dim, eps);
   return y;
 }
@@ -106,8 +105,8 @@ export function matmul(x: F32, w: Tensor<"float32" | "float16">, bias?: F32, out
     if (bias.dims.length !== 1 || bias.dims[0] !== n) throw new ShapeError(`matmul: bias has dims ${bias.shapeString}, expected [${n}]`);
   }
   const m = k === 0 ? 0 : x.size / k;
-  const y = output(x, out, [...x.dims.slice(0, -1), n], "matmul");
-  if (out && (out.ptr === x.ptr)) throw new ShapeError("matmul: out must not alias x");
+  const y = output(out, [...x.dims.slice(0, -1), n], "matmul");
+  if (out && out.ptr === x.ptr) throw new ShapeError("matmul: out must not alias x");
   if (m > 0 && n > 0) {
     const gemm = w.dtype === "float16" ? kernels().gemm_f16 : kernels().gemm;
     gemm(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, m, k, n);
@@ -127,7 +126,7 @@ export function embedding(table: Tensor<"float32" | "float16">, ids: Int32Array,
     const id = ids[i]!;
     if (id < 0 || id >= vocab) throw new ValueRangeError(`embedding: token id ${id} at position ${i} is outside [0, ${vocab})`);
   }
-  const y = output(table, out, [ids.length, dim], "embedding");
+  const y = output(out, [ids.length, dim], "embedding");
   if (ids.length === 0) return y;
   const idsT = Tensor.from(ids);
   try {
