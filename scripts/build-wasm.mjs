@@ -14,8 +14,8 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = "wasm32-unknown-unknown";
 const VARIANTS = {
-  simd: { rustflags: ["-C", "target-feature=+simd128"], features: ["wasm_simd"] },
-  scalar: { rustflags: [], features: [] },
+  simd: { rustflags: ["-C", "target-feature=+simd128"] },
+  scalar: { rustflags: [] },
 };
 
 function sh(cmd, args, opts = {}) {
@@ -109,16 +109,15 @@ function build() {
       CARGO_TARGET_DIR: targetDir,
       RUSTFLAGS: [...cfg.rustflags, ...tc.linkerFlags].join(" "),
     };
-    const features = cfg.features.length ? ["--features", cfg.features.join(",")] : [];
     if (useWasmPack) {
       // --mode no-install: use the wasm-bindgen on PATH (checked above) instead of downloading one;
       // --no-opt: wasm-pack would download binaryen's wasm-opt, which these machines cannot fetch.
       const args = ["build", "crates/tnn-wasm", "--target", "web", "--mode", "no-install", "--no-opt", "--no-pack",
-        "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs, ...features];
+        "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs];
       console.error(`wasm: wasm-pack ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
       execFileSync("wasm-pack", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
     } else {
-      const args = ["build", "--release", "--target", TARGET, "-p", "tnn-wasm", ...tc.cargoArgs, ...features];
+      const args = ["build", "--release", "--target", TARGET, "-p", "tnn-wasm", ...tc.cargoArgs];
       console.error(`wasm: cargo ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
       execFileSync("cargo", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
       const wasm = join(targetDir, TARGET, "release", "tnn_wasm.wasm");

@@ -15,6 +15,8 @@ pub mod norm;
 pub mod gemm;
 pub mod f16;
 pub mod rpe;
+mod lane_fft;
+mod lane_conv;
 pub mod toeplitz;
 pub mod online_conv;
 pub mod etsc;

@@ -13,7 +13,6 @@
 //! plan built on RustFFT's simd128 real FFTs (realfft), 24 against 10.5 GFLOP/s counted as two real FFTs.
 
 mod direct;
-mod lane_fft;
 mod plan;
 
 pub use direct::{toeplitz_direct, toeplitz_direct_ptr, toeplitz_direct_scalar};

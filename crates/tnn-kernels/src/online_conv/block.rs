@@ -3,6 +3,8 @@
 use super::columns::{strip_width, STRIP};
 use super::kernel::{OnlineKernel, FFT_MIN_BLOCK};
 use super::scratch::FftScratch;
+use crate::lane_conv::{self, add_group, group_spectra_len, load_group, GROUP};
+use crate::lane_fft::C4;
 
 /// `buf` is the state's strip-major table `[strips][cap][STRIP]`: rows before `m` hold inputs `v`, rows from `m`
 /// on hold pending output sums. Adds `Σ_{j=m-u}^{m-1} T_{t-j} · v_j` to each row `t` in `max(m, from)..m+u`.
@@ -41,38 +43,28 @@ fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: 
     }
 }
 
-/// Per channel of strip `s`: the inputs zero-padded to `2u`, times the precomputed spectrum of
+/// Per group of eight channels of strip `s`: the inputs zero-padded to `2u`, times the precomputed spectra of
 /// `(0, T_1..T_{2u-1})`. The circular product is exact on the upper half, where the lags `u+s-j` run over
-/// `1..2u-1` without wrapping.
+/// `1..2u-1` without wrapping. Groups that are all padding are skipped.
 fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, skip: usize, scratch: &mut FftScratch) {
     let w = strip_width(kernel.channels(), s);
-    let (len, bins) = (2 * u, u + 1);
-    let plan = kernel.plan(len);
+    let len = 2 * u;
+    let per = group_spectra_len(len);
+    let fft = kernel.fft(len);
     let level = kernel.block_level(u);
     let (past, future) = slab.split_at_mut(m * STRIP);
-    let FftScratch { cols, spec, fft, .. } = scratch;
-    let spec = &mut spec[..bins];
-    for (j, row) in past[(m - u) * STRIP..].chunks_exact(STRIP).enumerate() {
-        for g in 0..w {
-            cols[g * len + j] = row[g];
+    let inputs = &past[(m - u) * STRIP..];
+    let (buf, work) = (&mut scratch.buf[..len], &mut scratch.work[..len]);
+    for g in 0..w.div_ceil(GROUP) {
+        let lane0 = g * GROUP;
+        for (j, z) in buf[..u].iter_mut().enumerate() {
+            *z = load_group(inputs, j * STRIP, STRIP, lane0);
         }
-    }
-    for g in 0..w {
-        let col = &mut cols[g * len..][..len];
-        col[u..].fill(0.0);
-        plan.forward.process_with_scratch(col, spec, fft).expect("buffer sizes match the plan");
-        let k = &level[(s * STRIP + g) * bins..][..bins];
-        for (z, &x) in spec.iter_mut().zip(k) {
-            *z *= x;
-        }
-        // Products of real bins are real; clear the rounding so realfft does not flag the input.
-        spec[0].im = 0.0;
-        spec[bins - 1].im = 0.0;
-        plan.inverse.process_with_scratch(spec, col, fft).expect("buffer sizes match the plan");
-    }
-    for (i, out) in future[skip * STRIP..u * STRIP].chunks_exact_mut(STRIP).enumerate() {
-        for g in 0..w {
-            out[g] += cols[g * len + u + skip + i];
+        buf[u..].fill(C4::zero());
+        let spectra = &level[(s * (STRIP / GROUP) + g) * per..][..per];
+        lane_conv::convolve(fft, buf, work, spectra);
+        for (i, &z) in buf[u + skip..].iter().enumerate() {
+            add_group(future, (skip + i) * STRIP, STRIP, lane0, z);
         }
     }
 }

@@ -1,11 +1,8 @@
 //! The shared, read-only part of online convolution: coefficients, block spectra and FFT plans.
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-
-use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
+use super::columns::{from_strips, strips, to_strips, STRIP};
+use crate::lane_conv::{self, group_spectra_len, load_group, GROUP};
+use crate::lane_fft::{LaneFft, C4};
 
 /// Blocks of at least this many tokens go through the FFT; smaller ones are multiplied directly. A direct block
 /// of size `U` costs `U/2` multiply-adds per token and channel, vectorised over channels, against two FFTs of
@@ -13,26 +10,20 @@ use super::columns::{from_strips, strip_width, strips, to_strips, STRIP};
 /// and 128 within noise of each other natively and 64 slightly ahead in wasm.
 pub(crate) const FFT_MIN_BLOCK: usize = 64;
 
-/// A forward and an inverse real FFT of one length.
-pub(crate) struct FftPair {
-    pub(crate) forward: Arc<dyn RealToComplex<f32>>,
-    pub(crate) inverse: Arc<dyn ComplexToReal<f32>>,
-}
-
 /// Coefficients `T_0..T_{cap-1}` (`[cap][c]`) of a causal depthwise kernel, plus what the online scheme needs
 /// precomputed: for each FFT block size `U` (from [`FFT_MIN_BLOCK`] to `cap/2`), the spectrum of the length-`2U`
-/// segment `(0, T_1, .., T_{2U-1})` per channel. Built once per length bucket and shared by every sequence.
+/// segment `(0, T_1, .., T_{2U-1})` per channel, in the eight-channel layout of `lane_conv`. Built once per
+/// length bucket and shared by every sequence.
 pub struct OnlineKernel {
     cap: usize,
     c: usize,
     /// The table stored strip-major, `[strips][cap][STRIP]`, like the states' tables (see `columns`).
     coeffs: Vec<f32>,
-    /// `levels[i]` holds block size `FFT_MIN_BLOCK << i`: `[c][U+1]` spectra, pre-scaled by `1/(2U)` so the
-    /// unnormalised inverse FFT yields the convolution itself.
-    levels: Vec<Vec<Complex<f32>>>,
-    /// `plans[k]` has length `2^k`, for every power of two up to `2·cap` (the prefill's longest transform).
-    plans: Vec<FftPair>,
-    fft_scratch_len: usize,
+    /// `levels[i]` holds block size `FFT_MIN_BLOCK << i`: for each group of eight channels (two per strip),
+    /// [`group_spectra_len`]`(2U)` floats from [`lane_conv::kernel_spectra`].
+    levels: Vec<Vec<f32>>,
+    /// `ffts[k]` has length `2^k`, for every power of two up to `2·cap` (the prefill's longest transform).
+    ffts: Vec<LaneFft>,
 }
 
 impl OnlineKernel {
@@ -42,20 +33,12 @@ impl OnlineKernel {
         assert!(c > 0, "channel count must be positive");
         assert_eq!(coeffs.len(), cap * c, "coefficient table must be [cap][c]");
 
-        let mut planner = RealFftPlanner::<f32>::new();
         let max_log = (2 * cap).trailing_zeros() as usize;
-        let plans: Vec<FftPair> = (0..=max_log)
-            .map(|k| FftPair { forward: planner.plan_fft_forward(1 << k), inverse: planner.plan_fft_inverse(1 << k) })
-            .collect();
-        let fft_scratch_len = plans
-            .iter()
-            .map(|p| p.forward.get_scratch_len().max(p.inverse.get_scratch_len()))
-            .max()
-            .unwrap_or(0);
+        let ffts: Vec<LaneFft> = (0..=max_log).map(|k| LaneFft::new(1 << k)).collect();
 
         let mut table = vec![0.0f32; strips(c) * cap * STRIP];
         to_strips(coeffs, cap, c, &mut table, cap);
-        let mut kernel = OnlineKernel { cap, c, coeffs: table, levels: Vec::new(), plans, fft_scratch_len };
+        let mut kernel = OnlineKernel { cap, c, coeffs: table, levels: Vec::new(), ffts };
         let mut u = FFT_MIN_BLOCK;
         while u <= cap / 2 {
             let spectra = kernel.block_spectra(u);
@@ -65,28 +48,21 @@ impl OnlineKernel {
         kernel
     }
 
-    /// Spectra of `(0, T_1, .., T_{2u-1})` per channel, scaled by `1/(2u)`. `T_0` is left out because a block
-    /// only ever feeds outputs strictly after its inputs; leaving it in would add its rounding for nothing.
-    fn block_spectra(&self, u: usize) -> Vec<Complex<f32>> {
-        let (c, len, bins) = (self.c, 2 * u, u + 1);
-        let plan = &self.plan(len).forward;
-        let mut spectra = vec![Complex::new(0.0f32, 0.0); c * bins];
-        let mut col = vec![0.0f32; len];
-        let mut scratch = vec![Complex::new(0.0f32, 0.0); self.fft_scratch_len];
-        let scale = 1.0 / len as f32;
-        for s in 0..strips(c) {
-            let slab = self.coeff_slab(s);
-            for g in 0..strip_width(c, s) {
-                for (k, x) in col.iter_mut().enumerate() {
-                    *x = slab[k * STRIP + g];
-                }
-                col[0] = 0.0;
-                let out = &mut spectra[(s * STRIP + g) * bins..][..bins];
-                plan.process_with_scratch(&mut col, out, &mut scratch).expect("buffer sizes match the plan");
-                for z in out.iter_mut() {
-                    *z *= scale;
-                }
+    /// Spectra of `(0, T_1, .., T_{2u-1})` per group of eight channels. `T_0` is left out because a block only
+    /// ever feeds outputs strictly after its inputs; leaving it in would add its rounding for nothing.
+    fn block_spectra(&self, u: usize) -> Vec<f32> {
+        let len = 2 * u;
+        let per = group_spectra_len(len);
+        let fft = self.fft(len);
+        let mut spectra = vec![0.0f32; strips(self.c) * (STRIP / GROUP) * per];
+        let (mut buf, mut work) = (vec![C4::zero(); len], vec![C4::zero(); len]);
+        for (gi, out) in spectra.chunks_exact_mut(per).enumerate() {
+            let (slab, lane0) = (self.coeff_slab(gi * GROUP / STRIP), gi * GROUP % STRIP);
+            for (d, z) in buf.iter_mut().enumerate() {
+                *z = load_group(slab, d * STRIP, STRIP, lane0);
             }
+            buf[0] = C4::zero();
+            lane_conv::kernel_spectra(fft, &mut buf, &mut work, out);
         }
         spectra
     }
@@ -108,7 +84,7 @@ impl OnlineKernel {
 
     /// Bytes held by the coefficients and the block spectra (the FFT plans' twiddles are small and not counted).
     pub fn memory_bytes(&self) -> usize {
-        self.coeffs.len() * 4 + self.levels.iter().map(|l| l.len() * 8).sum::<usize>()
+        self.coeffs.len() * 4 + self.levels.iter().map(|l| l.len() * 4).sum::<usize>()
     }
 
     /// Strip `s` of the coefficient table: `[cap][STRIP]`, row `k` holding `T_k`; padding lanes are zero.
@@ -117,22 +93,17 @@ impl OnlineKernel {
         &self.coeffs[s * self.cap * STRIP..][..self.cap * STRIP]
     }
 
-    /// Spectra `[c][u+1]` for an FFT block of size `u`.
+    /// Spectra of the block size `u`, [`group_spectra_len`]`(2u)` floats per group of eight channels.
     #[inline]
-    pub(crate) fn block_level(&self, u: usize) -> &[Complex<f32>] {
+    pub(crate) fn block_level(&self, u: usize) -> &[f32] {
         debug_assert!(u >= FFT_MIN_BLOCK && u.is_power_of_two());
         &self.levels[(u / FFT_MIN_BLOCK).trailing_zeros() as usize]
     }
 
-    /// Plans for a power-of-two length up to `2·cap`.
+    /// The FFT of a power-of-two length up to `2·cap`.
     #[inline]
-    pub(crate) fn plan(&self, len: usize) -> &FftPair {
+    pub(crate) fn fft(&self, len: usize) -> &LaneFft {
         debug_assert!(len.is_power_of_two());
-        &self.plans[len.trailing_zeros() as usize]
-    }
-
-    /// Complex scratch any plan of this kernel needs.
-    pub(crate) fn fft_scratch_len(&self) -> usize {
-        self.fft_scratch_len
+        &self.ffts[len.trailing_zeros() as usize]
     }
 }

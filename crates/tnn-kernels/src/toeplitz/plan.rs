@@ -6,19 +6,12 @@
 //! (The official code's length-2n layout `[t_0, t_1..t_{n-1}, t_0, t_{-(n-1)}..t_{-1}]` is this with `L = 2n`;
 //! its slot `n` is never read.)
 //!
-//! Channels go eight at a time through one complex [`LaneFft`] of length `L`: channels `ch..ch+4` of a token row
-//! are the real parts, `ch+4..ch+8` the imaginary parts (one vector load each, no gathers). The two real spectra
-//! are separated bin by bin, `X_A[k] = (Z[k] + conj Z[L-k])/2`, `X_B[k] = (Z[k] - conj Z[L-k])/2i`, multiplied by
-//! their kernels, and recombined into the spectrum of `y_A + i·y_B`, so one inverse transform returns both. The
-//! inverse is the forward transform with real and imaginary parts swapped on the way in and out.
+//! Channels go eight at a time through one complex FFT (see `lane_conv`).
 //! All buffers belong to the plan and are allocated once, in [`ToeplitzPlan::new`].
 
-use super::lane_fft::{LaneFft, C4};
 use super::{coeff_rows, toeplitz_crossover_for, toeplitz_direct};
-use crate::simd::{F32x4, LANES};
-
-/// Channels per transform: four lanes in the real part, four in the imaginary part.
-const GROUP: usize = 2 * LANES;
+use crate::lane_conv::{self, group_spectra_len, load_group, store_group, GROUP};
+use crate::lane_fft::{LaneFft, C4};
 
 /// The smallest FFT length `≥ min_len` of the form `2^a` or `3·2^a`, at least 2.
 pub fn fast_fft_len(min_len: usize) -> usize {
@@ -167,102 +160,32 @@ impl Fft {
         }
     }
 
-    /// Kernel spectra of channels `ch0..ch0+8` into `out` ([`group_spectra_len`] floats: for each bin
-    /// `k = 0..=L/2`, `K_A[k]` then `K_B[k]` as lane vectors, re then im), scaled by `1/(2L)`: the inverse
-    /// transform's `1/L` and the `1/2` that recombining two real spectra needs.
+    /// Kernel spectra of channels `ch0..ch0+8` into `out` (see [`lane_conv::kernel_spectra`]).
     fn kernel_spectra(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [f32]) {
         let len = self.len;
-        // Separating Z = FFT(s·(t_A + i·t_B)) gives Z[k] + conj Z[L-k] = 2s·K_A and -i(Z[k] - conj Z[L-k]) = 2s·K_B;
-        // s = 1/(4L) makes both K/(2L).
-        let s = F32x4::splat(0.25 / len as f32);
         self.buf.fill(C4::zero());
         // Offset d >= 0 sits at row d (causal) or d + n - 1 (bidirectional); offset -d at row n - 1 - d.
         let zero_row = if causal { 0 } else { n - 1 };
         for d in 0..n {
-            self.buf[d] = load_group(coeffs, (zero_row + d) * c, c, ch0).scale(s);
+            self.buf[d] = load_group(coeffs, (zero_row + d) * c, c, ch0);
         }
         if !causal {
             for d in 1..n {
-                self.buf[len - d] = load_group(coeffs, (n - 1 - d) * c, c, ch0).scale(s);
+                self.buf[len - d] = load_group(coeffs, (n - 1 - d) * c, c, ch0);
             }
         }
-        self.fft.forward(&mut self.buf, &mut self.work);
-        let z = &self.buf;
-        for k in 0..=len / 2 {
-            let (zk, zj) = (z[k], z[(len - k) % len].conj());
-            let (a, b) = (zk.add(zj), zk.sub(zj).mul_neg_i());
-            let o = 16 * k;
-            a.re.store(out, o);
-            a.im.store(out, o + 4);
-            b.re.store(out, o + 8);
-            b.im.store(out, o + 12);
-        }
+        lane_conv::kernel_spectra(&self.fft, &mut self.buf, &mut self.work, out);
     }
 
     /// `y = T x` for channels `ch0..ch0+8`, with their kernel spectra `kernel` from [`Self::kernel_spectra`].
     fn convolve_group(&mut self, x: &[f32], kernel: &[f32], y: &mut [f32], n: usize, c: usize, ch0: usize) {
-        let len = self.len;
         for i in 0..n {
             self.buf[i] = load_group(x, i * c, c, ch0);
         }
         self.buf[n..].fill(C4::zero());
-        self.fft.forward(&mut self.buf, &mut self.work);
-        let z = &mut self.buf;
-        for k in 0..=len / 2 {
-            let j = (len - k) % len;
-            let (zk, zj) = (z[k], z[j].conj());
-            // With P = 2 X_A and Q = 2i X_B: W[k] = P·K_A' + Q·K_B' and W[L-k] = conj(P·K_A' - Q·K_B') is the
-            // spectrum of y_A + i·y_B (see the module docs; K' carries the 1/(2L)).
-            let o = 16 * k;
-            let ka = C4 { re: F32x4::load(kernel, o), im: F32x4::load(kernel, o + 4) };
-            let kb = C4 { re: F32x4::load(kernel, o + 8), im: F32x4::load(kernel, o + 12) };
-            let u = zk.add(zj).mul(ka);
-            let v = zk.sub(zj).mul(kb);
-            // Stored with re and im swapped: a forward transform of swapped data is the swapped inverse transform.
-            z[k] = u.add(v).swap();
-            if j != k {
-                z[j] = u.sub(v).conj().swap();
-            }
-        }
-        self.fft.forward(&mut self.buf, &mut self.work);
+        lane_conv::convolve(&self.fft, &mut self.buf, &mut self.work, kernel);
         for i in 0..n {
-            // Swap back: y_A is the imaginary part of what the forward transform left, y_B the real part.
-            let r = self.buf[i];
-            store_group(y, i * c, c, ch0, C4 { re: r.im, im: r.re });
+            store_group(y, i * c, c, ch0, self.buf[i]);
         }
     }
-}
-
-/// Channels `ch0..ch0+8` of the row starting at `row` (zeros past `c`): `ch0..ch0+4` as real parts,
-/// `ch0+4..ch0+8` as imaginary parts.
-#[inline(always)]
-fn load_group(src: &[f32], row: usize, c: usize, ch0: usize) -> C4 {
-    if ch0 + GROUP <= c {
-        C4 { re: F32x4::load(src, row + ch0), im: F32x4::load(src, row + ch0 + LANES) }
-    } else {
-        let mut t = [0.0f32; GROUP];
-        for (l, v) in t.iter_mut().enumerate().take(c - ch0) {
-            *v = src[row + ch0 + l];
-        }
-        C4 { re: F32x4::load(&t, 0), im: F32x4::load(&t, LANES) }
-    }
-}
-
-/// Inverse of [`load_group`]: writes the lanes that are real channels.
-#[inline(always)]
-fn store_group(dst: &mut [f32], row: usize, c: usize, ch0: usize, v: C4) {
-    if ch0 + GROUP <= c {
-        v.re.store(dst, row + ch0);
-        v.im.store(dst, row + ch0 + LANES);
-    } else {
-        let mut t = [0.0f32; GROUP];
-        v.re.store(&mut t, 0);
-        v.im.store(&mut t, LANES);
-        dst[row + ch0..row + c].copy_from_slice(&t[..c - ch0]);
-    }
-}
-
-/// Floats of one group's kernel spectra: 2 spectra × (L/2+1) bins × 4 lanes × (re, im).
-fn group_spectra_len(len: usize) -> usize {
-    16 * (len / 2 + 1)
 }
