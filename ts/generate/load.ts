@@ -6,7 +6,7 @@
 import { ConfigError, InvalidOptionError, TokenizerError } from "../core/errors.js";
 import { type LoadOptions as ModelLoadOptions, loadModel as loadTnn } from "../models/load.js";
 import { type TnnEncoder } from "../models/encoder.js";
-import { type WeightsSource } from "../models/safetensors.js";
+import { type WeightsSource } from "../models/weights-source.js";
 import { ByteTokenizer } from "./byte-tokenizer.js";
 import { CausalLM } from "./causal-lm.js";
 import { GPT2_VOCAB_SIZE, Gpt2Tokenizer } from "./gpt2-tokenizer.js";

@@ -4,10 +4,11 @@ export {
   inferFromWeights, checkConfigAgainstWeights, mixerChannels, bodyPrefix,
 } from "./config.js";
 export {
-  SafetensorsFile, parseSafetensors, readSafetensors, readSourceBytes, MAX_HEADER_BYTES, type SafetensorsDType,
-  type SafetensorsTensor, type WeightsSource,
+  SafetensorsFile, SafetensorsHeader, parseSafetensors, parseSafetensorsHeader, readSafetensors, MAX_HEADER_BYTES,
+  type SafetensorsDType, type SafetensorsTensor, type SafetensorsTensorInfo,
 } from "./safetensors.js";
-export { type BindOptions, expectedWeights, checkWeights, bindCausalLM, bindEncoder, stateDictView } from "./weights.js";
+export { type WeightsSource, readSourceBytes } from "./weights-source.js";
+export { type BindOptions, expectedWeights, checkWeights, stateDictView } from "./weights.js";
 export { TnnForCausalLM, type CausalLMParts } from "./causal-lm.js";
 export { TnnEncoder, type EncoderParts, type ClassifyOptions } from "./encoder.js";
 export { MlmHead } from "./mlm-head.js";

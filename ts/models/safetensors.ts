@@ -5,6 +5,7 @@
  * @module
  */
 import { WeightsFormatError } from "../core/errors.js";
+import { type ChunkReader, type WeightsSource, readSourceBytes } from "./weights-source.js";
 
 /** Element types safetensors defines, with their sizes in bytes. */
 const DTYPE_BYTES = {
@@ -17,25 +18,35 @@ export type SafetensorsDType = keyof typeof DTYPE_BYTES;
 /** The largest header we accept (the reference implementation's limit): a bigger one is not a weights file. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-/** One tensor of a safetensors file. */
-export interface SafetensorsTensor {
+/** One tensor of a safetensors header: where its bytes lie in the data section. */
+export interface SafetensorsTensorInfo {
   readonly name: string;
   readonly dtype: SafetensorsDType;
   readonly shape: readonly number[];
+  /** Byte range `[begin, end)` in the data section (after the header). */
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** One tensor of a safetensors file. */
+export interface SafetensorsTensor extends SafetensorsTensorInfo {
   /** Its bytes, a view into the file (little-endian, C order). */
   readonly bytes: Uint8Array;
 }
 
-/** A parsed safetensors file. Tensors are views into the bytes it was parsed from. */
-export class SafetensorsFile {
+/** A parsed safetensors header: the tensors' names, dtypes, shapes and byte ranges, before any data is read. */
+export class SafetensorsHeader<T extends SafetensorsTensorInfo = SafetensorsTensorInfo> {
   /** `__metadata__`, string to string. */
   readonly metadata: Readonly<Record<string, string>>;
-  readonly #tensors: ReadonlyMap<string, SafetensorsTensor>;
+  /** Bytes of the data section the tensors tile exactly. */
+  readonly dataBytes: number;
+  readonly #tensors: ReadonlyMap<string, T>;
 
-  /** @internal use {@link parseSafetensors} */
-  constructor(tensors: ReadonlyMap<string, SafetensorsTensor>, metadata: Readonly<Record<string, string>>) {
+  /** @internal use {@link parseSafetensorsHeader} or {@link parseSafetensors} */
+  constructor(tensors: ReadonlyMap<string, T>, metadata: Readonly<Record<string, string>>, dataBytes: number) {
     this.#tensors = tensors;
     this.metadata = metadata;
+    this.dataBytes = dataBytes;
   }
 
   /** Tensor names in header order. */
@@ -44,7 +55,7 @@ export class SafetensorsFile {
   }
 
   /** The tensor `name`, or undefined. */
-  get(name: string): SafetensorsTensor | undefined {
+  get(name: string): T | undefined {
     return this.#tensors.get(name);
   }
 
@@ -57,30 +68,46 @@ export class SafetensorsFile {
   get size(): number {
     return this.#tensors.size;
   }
+
+  /** The tensors in data order (by `begin`). */
+  inDataOrder(): T[] {
+    return [...this.#tensors.values()].sort((a, b) => a.begin - b.begin);
+  }
 }
+
+/** A parsed safetensors file. Tensors are views into the bytes it was parsed from. */
+export class SafetensorsFile extends SafetensorsHeader<SafetensorsTensor> {}
 
 function fail(msg: string): never {
   throw new WeightsFormatError(`safetensors: ${msg}`);
 }
 
 /**
- * Parses safetensors bytes without copying the tensor data.
- * @throws {WeightsFormatError} the file is truncated or corrupt: a header length past the end or absurdly large,
- *   a header that is not a JSON object, unknown dtypes, bad shapes, offsets out of bounds, overlapping or leaving
- *   gaps, or a byte size that does not match the shape
+ * The header length that the first 8 bytes of a safetensors file give.
+ * @throws {WeightsFormatError} absurdly large (not a safetensors file)
  */
-export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFile {
-  const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : fail("expected a Uint8Array or ArrayBuffer");
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = dv.getUint32(0, true);
-  const hi = dv.getUint32(4, true);
-  const headerLen = hi * 2 ** 32 + lo;
+export function safetensorsHeaderLength(first8: Uint8Array): number {
+  const dv = new DataView(first8.buffer, first8.byteOffset, 8);
+  const headerLen = dv.getUint32(4, true) * 2 ** 32 + dv.getUint32(0, true);
   if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; not a safetensors file`);
-  if (8 + headerLen > bytes.length) fail(`header length ${headerLen} runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  return headerLen;
+}
+
+/**
+ * Parses the JSON header (the bytes after the 8-byte length). The tensors must tile the data section
+ * `[0, dataBytes)` exactly; whether the file really has that many bytes is for the caller to check.
+ * @throws {WeightsFormatError} a header that is not a JSON object, unknown dtypes, bad shapes, offsets that overlap
+ *   or leave gaps, or a byte size that does not match the shape
+ */
+export function parseSafetensorsHeader(json: Uint8Array): SafetensorsHeader {
+  const { entries, metadata, dataBytes } = parseHeaderEntries(json);
+  return new SafetensorsHeader(new Map(entries.map((e) => [e.name, Object.freeze(e)])), metadata, dataBytes);
+}
+
+function parseHeaderEntries(json: Uint8Array): { entries: SafetensorsTensorInfo[]; metadata: Readonly<Record<string, string>>; dataBytes: number } {
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(json);
   } catch {
     fail("header is not valid UTF-8");
   }
@@ -91,10 +118,8 @@ export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFil
     fail(`header is not valid JSON: ${(e as Error).message}`);
   }
   if (header === null || typeof header !== "object" || Array.isArray(header)) fail("header must be a JSON object");
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
   let metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafetensorsTensorInfo[] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (info === null || typeof info !== "object" || Array.isArray(info) || Object.values(info).some((v) => typeof v !== "string")) {
@@ -113,14 +138,13 @@ export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFil
       fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 ≤ begin ≤ end`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end > dataLen) fail(`tensor "${name}" data_offsets [${begin}, ${end}] run out of bounds of the ${dataLen}-byte data section`);
     let elements = 1;
     for (const d of shape as number[]) elements *= d;
     const want = elements * DTYPE_BYTES[dtype as SafetensorsDType];
     if (end - begin !== want) {
       fail(`tensor "${name}" is ${dtype} of shape [${(shape as number[]).join(", ")}] = ${want} bytes, but its data_offsets span ${end - begin}`);
     }
-    entries.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+    entries.push({ name, dtype: dtype as SafetensorsDType, shape: Object.freeze(shape as number[]), begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
@@ -129,65 +153,49 @@ export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFil
     if (e.begin > at) fail(`bytes [${at}, ${e.begin}) of the data section belong to no tensor (before "${e.name}")`);
     at = e.end;
   }
-  if (at !== dataLen) fail(`the data section is ${dataLen} bytes but the tensors cover only ${at}`);
+  return { entries, metadata: Object.freeze(metadata), dataBytes: at };
+}
+
+/**
+ * Reads the 8-byte length and the header from the front of a stream, leaving the reader at the data section.
+ * @throws {WeightsFormatError} as {@link parseSafetensorsHeader}, or the stream ends inside the header
+ */
+export async function readSafetensorsHeader(reader: ChunkReader): Promise<SafetensorsHeader> {
+  const first8 = await reader.take(8);
+  if (first8.length < 8) fail(`file is ${first8.length} bytes, too short for the 8-byte header length`);
+  const headerLen = safetensorsHeaderLength(first8);
+  const json = await reader.take(headerLen);
+  if (json.length < headerLen) fail(`header length ${headerLen} runs past the end of the ${8 + json.length}-byte file (truncated?)`);
+  return parseSafetensorsHeader(json);
+}
+
+/**
+ * Parses safetensors bytes without copying the tensor data.
+ * @throws {WeightsFormatError} the file is truncated or corrupt: a header length past the end or absurdly large,
+ *   a header that is not a JSON object, unknown dtypes, bad shapes, offsets out of bounds, overlapping or leaving
+ *   gaps, or a byte size that does not match the shape
+ */
+export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFile {
+  const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : fail("expected a Uint8Array or ArrayBuffer");
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
+  const headerLen = safetensorsHeaderLength(bytes);
+  if (8 + headerLen > bytes.length) fail(`header length ${headerLen} runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  const { entries, metadata, dataBytes } = parseHeaderEntries(bytes.subarray(8, 8 + headerLen));
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+  for (const e of entries) {
+    if (e.end > dataLen) fail(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run out of bounds of the ${dataLen}-byte data section`);
+  }
+  if (dataBytes !== dataLen) fail(`the data section is ${dataLen} bytes but the tensors cover only ${dataBytes}`);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
-    tensors.set(e.name, Object.freeze({
-      name: e.name,
-      dtype: e.dtype,
-      shape: Object.freeze(e.shape),
-      bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end),
-    }));
+    tensors.set(e.name, Object.freeze({ ...e, bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end) }));
   }
-  return new SafetensorsFile(tensors, Object.freeze(metadata));
-}
-
-/** Where weights can come from: bytes, a URL (or URL string), a fetch `Response`, or a file path (Node, Deno, Bun). */
-export type WeightsSource = Uint8Array | ArrayBuffer | URL | Response | string;
-
-/** Whether a string names a URL rather than a file path (a scheme of two or more letters, then `://`). */
-export function isUrlString(s: string): boolean {
-  return /^[a-z][a-z0-9+.-]+:\/\//i.test(s);
+  return new SafetensorsFile(tensors, metadata, dataBytes);
 }
 
 /**
- * Reads the bytes of `source`.
- * @throws {WeightsFormatError} the URL answered with an error status or the file could not be read
- */
-export async function readSourceBytes(source: WeightsSource): Promise<Uint8Array> {
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (typeof Response !== "undefined" && source instanceof Response) {
-    if (!source.ok) throw new WeightsFormatError(`could not read weights: the response has status ${source.status}`);
-    return new Uint8Array(await source.arrayBuffer());
-  }
-  if (source instanceof URL || (typeof source === "string" && isUrlString(source))) {
-    const url = source instanceof URL ? source : new URL(source);
-    if (url.protocol === "file:") return readPath(url);
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (e) {
-      throw new WeightsFormatError(`could not fetch ${url.href}: ${(e as Error).message}`);
-    }
-    if (!res.ok) throw new WeightsFormatError(`could not fetch ${url.href}: status ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  if (typeof source === "string") return readPath(source);
-  throw new WeightsFormatError("weights source must be a Uint8Array, ArrayBuffer, URL, Response or file path");
-}
-
-async function readPath(path: string | URL): Promise<Uint8Array> {
-  const fs = await import("node:fs/promises");
-  try {
-    return await fs.readFile(path);
-  } catch (e) {
-    throw new WeightsFormatError(`could not read ${String(path)}: ${(e as Error).message}`);
-  }
-}
-
-/**
- * Reads and parses a safetensors file from bytes, an ArrayBuffer, a URL, a `Response` or a file path.
+ * Reads and parses a safetensors file from any {@link WeightsSource}, whole (see `loadModel` for streaming).
  * @throws {WeightsFormatError} the source cannot be read or the file is not valid safetensors
  */
 export async function readSafetensors(source: WeightsSource): Promise<SafetensorsFile> {

@@ -3,9 +3,8 @@
  * checked (present, float, right shape) before any wasm memory is touched, and everything is reported at once.
  * @module
  */
-import { InvalidOptionError, WeightsMismatchError } from "../core/errors.js";
-import { bf16ToF32, f16ToF32, f32ToF16 } from "../core/ops.js";
-import { Tensor } from "../core/tensor.js";
+import { InvalidOptionError, WeightsFormatError, WeightsMismatchError } from "../core/errors.js";
+import { type Tensor } from "../core/tensor.js";
 import { Embedding } from "../nn/embedding.js";
 import { Glu } from "../nn/glu.js";
 import { Gtu } from "../nn/gtu.js";
@@ -19,7 +18,8 @@ import { ClassificationHead } from "./classification-head.js";
 import { type StateDictView, type TnnConfig, bodyPrefix, mixerChannels } from "./config.js";
 import { type EncoderParts } from "./encoder.js";
 import { MlmHead } from "./mlm-head.js";
-import { type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
+import { type SafetensorsHeader, type SafetensorsTensor } from "./safetensors.js";
+import { type StagedDType, type StagedWeights, type StagingTarget, halfToNumber } from "./weight-stager.js";
 
 type F32 = Tensor<"float32">;
 type Matrix = Tensor<"float32" | "float16">;
@@ -46,36 +46,40 @@ interface Expected {
   readonly shape: readonly number[];
   /** Filled from elsewhere when absent (the tied output projection). */
   readonly optional?: boolean;
+  /** Where it is kept: a Linear or Embedding weight in the storage dtype, RPE and gamma in JS, the rest as float32. */
+  readonly kind?: "matrix" | "host";
 }
 
 const fmt = (s: readonly number[]): string => `[${s.join(", ")}]`;
 
 /** The tensors a model of `config` reads, under the official names, with their shapes. */
-export function expectedWeights(config: TnnConfig, file?: SafetensorsFile): Map<string, Expected> {
+export function expectedWeights(config: TnnConfig, file?: SafetensorsHeader): Map<string, Expected> {
   const { dModel: d, vocabSize: V, nHeads: h, rpeDim: e, gluDim: g } = config;
   const d1 = mixerChannels(config);
   const P = bodyPrefix(config);
   const w = new Map<string, Expected>();
-  const add = (name: string, shape: readonly number[], optional = false): void => void w.set(name, { shape, optional });
-  const linear = (name: string, out: number, inF: number): void => {
-    add(`${name}.weight`, [out, inF]);
-    add(`${name}.bias`, [out]);
+  type Kind = Expected["kind"];
+  const add = (name: string, shape: readonly number[], optional = false, kind?: Kind): void => void w.set(name, { shape, optional, kind });
+  const linear = (name: string, out: number, inF: number, kind: Kind = "matrix"): void => {
+    add(`${name}.weight`, [out, inF], false, kind);
+    add(`${name}.bias`, [out], false, kind === "host" ? "host" : undefined);
   };
   const norm = (name: string): void => {
     add(`${name}.weight`, [d]);
     add(`${name}.bias`, [d]);
   };
-  add(`${P}embed_tokens.weight`, [V, d]);
+  add(`${P}embed_tokens.weight`, [V, d], false, "matrix");
   if (config.embeddingLayernorm) norm(`${P}layernorm_embedding`);
   for (let i = 0; i < config.nLayers; i++) {
     const G = `${P}layers.${i}.self_attn.gtu.`;
     linear(`${G}u_proj`, d1, d);
     linear(`${G}v_proj`, d1, d);
     linear(`${G}o`, d, d1);
-    if (config.gamma !== null) add(`${G}toep.gamma`, [h, 1, d1 / h]);
-    linear(`${G}toep.rpe.pos_proj`, e, 1);
-    for (let r = 0; r < config.rpeLayers; r++) linear(`${G}toep.rpe.layers.${r}.2`, e, e);
-    linear(`${G}toep.rpe.out.2`, d1, e);
+    // The Rpe and Tno layers take their parameters as JS arrays.
+    if (config.gamma !== null) add(`${G}toep.gamma`, [h, 1, d1 / h], false, "host");
+    linear(`${G}toep.rpe.pos_proj`, e, 1, "host");
+    for (let r = 0; r < config.rpeLayers; r++) linear(`${G}toep.rpe.layers.${r}.2`, e, e, "host");
+    linear(`${G}toep.rpe.out.2`, d1, e, "host");
     const L = `${P}layers.${i}.glu.`;
     linear(`${L}l1`, g, d);
     linear(`${L}l2`, g, d);
@@ -83,11 +87,11 @@ export function expectedWeights(config: TnnConfig, file?: SafetensorsFile): Map<
   }
   if (config.finalNorm === "layernorm") norm(`${P}layer_norm`);
   if (config.lmHead === "tied") {
-    add("decoder.output_projection.weight", [V, d], true);
+    add("decoder.output_projection.weight", [V, d], true, "matrix");
   } else {
     linear("encoder.lm_head.dense", d, d);
     norm("encoder.lm_head.layer_norm");
-    add("encoder.lm_head.weight", [V, d], true);
+    add("encoder.lm_head.weight", [V, d], true, "matrix");
     add("encoder.lm_head.bias", [V]);
     for (const head of classificationHeadNames(file)) {
       const dense = file!.get(`classification_heads.${head}.dense.weight`)?.shape;
@@ -101,7 +105,7 @@ export function expectedWeights(config: TnnConfig, file?: SafetensorsFile): Map<
   return w;
 }
 
-function classificationHeadNames(file: SafetensorsFile | undefined): string[] {
+function classificationHeadNames(file: SafetensorsHeader | undefined): string[] {
   if (!file) return [];
   const names = new Set<string>();
   for (const n of file.names()) {
@@ -115,7 +119,7 @@ function classificationHeadNames(file: SafetensorsFile | undefined): string[] {
  * Lists every missing, unexpected, non-float and mis-shaped tensor.
  * @throws {WeightsMismatchError} with one line per problem
  */
-export function checkWeights(config: TnnConfig, file: SafetensorsFile): void {
+export function checkWeights(config: TnnConfig, file: SafetensorsHeader): void {
   const expected = expectedWeights(config, file);
   const problems: string[] = [];
   for (const [name, x] of expected) {
@@ -141,18 +145,24 @@ function describe(c: TnnConfig): string {
   return `${c.lmHead === "tied" ? "causal LM" : "encoder"} with d_model ${c.dModel}, ${c.nLayers} layers, d1 ${mixerChannels(c)}`;
 }
 
-/** A {@link StateDictView} of a safetensors file, for config inference and checks. */
-export function stateDictView(file: SafetensorsFile): StateDictView {
+/**
+ * A {@link StateDictView} of a safetensors file or header. Values come from the file's bytes when it has them, else
+ * from `staged` (a header streamed into wasm); without either, `firstValue` is undefined.
+ */
+export function stateDictView(file: SafetensorsHeader, staged?: StagedWeights): StateDictView {
   return {
     names: () => file.names(),
     shape: (name) => file.get(name)?.shape,
     firstValue: (name) => {
       const t = file.get(name);
-      if (!t || t.bytes.length < 2) return undefined;
-      const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+      if (!t) return undefined;
+      if (!("bytes" in t)) return staged?.host(name)?.[0];
+      const bytes = (t as SafetensorsTensor).bytes;
+      if (bytes.length < 2) return undefined;
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       switch (t.dtype) {
         case "F32":
-          return t.bytes.length >= 4 ? dv.getFloat32(0, true) : undefined;
+          return bytes.length >= 4 ? dv.getFloat32(0, true) : undefined;
         case "BF16":
           return new Float32Array(new Uint32Array([dv.getUint16(0, true) << 16]).buffer)[0];
         case "F16":
@@ -164,82 +174,58 @@ export function stateDictView(file: SafetensorsFile): StateDictView {
   };
 }
 
-function halfToNumber(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const ex = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (ex === 0) return s * m * 2 ** -24;
-  if (ex === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (ex - 15);
+/** Where each tensor of a checked file goes when staged: matrices in the storage dtype, RPE and gamma in JS, the rest as float32. */
+export function stagingTarget(config: TnnConfig, file: SafetensorsHeader, dtype: StagedDType): StagingTarget {
+  const expected = expectedWeights(config, file);
+  return (name) => {
+    const x = expected.get(name);
+    return x === undefined ? undefined : x.kind === "matrix" ? dtype : x.kind === "host" ? "host" : "float32";
+  };
 }
 
-/** Copies raw little-endian bytes into a new tensor. */
-function tensorOfBytes<T extends "float32" | "float16">(dtype: T, dims: readonly number[], bytes: Uint8Array): Tensor<T> {
-  const t = Tensor.empty(dtype, dims);
-  const view = t.data;
-  new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(bytes);
-  return t;
+/** The output projection and the embedding it is tied to, which files often store twice. */
+export function tiedPairs(config: TnnConfig): [string, string][] {
+  return config.lmHead === "tied"
+    ? [["decoder.embed_tokens.weight", "decoder.output_projection.weight"]]
+    : [["encoder.sentence_encoder.embed_tokens.weight", "encoder.lm_head.weight"]];
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0 && a.length % 4 === 0) {
-    const x = new Uint32Array(a.buffer, a.byteOffset, a.length / 4);
-    const y = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-    return true;
-  }
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+
+function sameElements(a: Tensor, b: Tensor): boolean {
+  if (a.dtype !== b.dtype || a.size !== b.size) return false;
+  if (a.ptr === b.ptr) return true;
+  const x = a.data;
+  const y = b.data;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && !(Number.isNaN(x[i]) && Number.isNaN(y[i]))) return false;
   return true;
 }
 
-/** Moves checked tensors into wasm memory and remembers everything it made, so a failure can free it all. */
+/** Hands staged tensors to the layers and remembers everything it made, so a failure can free it all. */
 class Binder {
   readonly #made: { dispose(): void }[] = [];
 
-  constructor(
-    readonly file: SafetensorsFile,
-    readonly dtype: "float32" | "float16",
-  ) {}
+  constructor(readonly staged: StagedWeights) {}
 
   keep<T extends { dispose(): void }>(x: T): T {
     this.#made.push(x);
     return x;
   }
 
-  entry(name: string): SafetensorsTensor {
-    return this.file.get(name)!;
+  /** A float32 parameter (staged as float32 by {@link stagingTarget}). */
+  f32(name: string): F32 {
+    return this.keep(this.staged.take(name) as F32);
   }
 
-  /** A float32 tensor of `name`, widened from F16/BF16 as stored. */
-  f32(name: string, t = this.entry(name)): F32 {
-    if (t.dtype === "F32") return this.keep(tensorOfBytes("float32", t.shape, t.bytes));
-    const bits = tensorOfBytes("float16", t.shape, t.bytes);
-    try {
-      return this.keep(t.dtype === "F16" ? f16ToF32(bits) : bf16ToF32(bits));
-    } finally {
-      bits.dispose();
-    }
-  }
-
-  /** A Linear/Embedding weight in the requested storage dtype. */
-  matrix(name: string, t = this.entry(name)): Matrix {
-    if (this.dtype === "float32") return this.f32(name, t);
-    if (t.dtype === "F16") return this.keep(tensorOfBytes("float16", t.shape, t.bytes));
-    const wide = this.f32(name, t);
-    const half = this.keep(f32ToF16(wide));
-    wide.dispose();
-    return half;
+  /** A Linear/Embedding weight in the storage dtype. */
+  matrix(name: string): Matrix {
+    return this.keep(this.staged.take(name));
   }
 
   /** A float32 copy in JS memory (small parameters: RPE, gamma). */
   host(name: string): Float32Array {
-    const t = this.f32(name);
-    try {
-      return t.toArray();
-    } finally {
-      t.dispose();
-    }
+    const a = this.staged.host(name);
+    if (!a) throw new WeightsFormatError(`internal: tensor "${name}" was not staged for the host`);
+    return a;
   }
 
   linear(name: string): Linear {
@@ -250,12 +236,12 @@ class Binder {
     return this.keep(new LayerNorm(this.f32(`${name}.weight`), this.f32(`${name}.bias`), eps));
   }
 
-  /** The output projection tied to `embed`: shares its storage when the file holds the same bytes or nothing. */
-  tied(name: string, embedName: string, embed: Embedding): Matrix {
-    const t = this.file.get(name);
-    const e = this.entry(embedName);
-    if (!t || (t.dtype === e.dtype && sameBytes(t.bytes, e.bytes))) return this.keep(embed.weight.reshape(embed.weight.dims));
-    return this.matrix(name, t);
+  /** The output projection tied to `embed`: shares its storage when the file holds the same values or nothing. */
+  tied(name: string, embed: Embedding): Matrix {
+    const t = this.staged.peek(name);
+    if (t && !sameElements(t, embed.weight)) return this.matrix(name);
+    if (t) this.staged.take(name).dispose();
+    return this.keep(embed.weight.reshape(embed.weight.dims));
   }
 
   disposeAll(): void {
@@ -296,7 +282,8 @@ function bindBody(b: Binder, config: TnnConfig, cacheBytes: number | undefined) 
   return { embed, embedNorm, layers, finalNorm };
 }
 
-function parseBindOptions(options: BindOptions): { dtype: "float32" | "float16"; cacheBytes: number | undefined } {
+/** @throws {InvalidOptionError} a bad dtype or cache size */
+export function parseBindOptions(options: BindOptions): { dtype: "float32" | "float16"; cacheBytes: number | undefined } {
   const dtype = options.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float16") throw new InvalidOptionError(`dtype must be "float32" or "float16", got ${String(dtype)}`);
   const cacheBytes = options.tnoCacheBytes;
@@ -306,43 +293,40 @@ function parseBindOptions(options: BindOptions): { dtype: "float32" | "float16";
   return { dtype, cacheBytes };
 }
 
-function bind<T>(config: TnnConfig, file: SafetensorsFile, options: BindOptions, build: (b: Binder, cacheBytes: number | undefined) => T): T {
-  const { dtype, cacheBytes } = parseBindOptions(options);
-  checkWeights(config, file);
-  const b = new Binder(file, dtype);
+function bind<T>(staged: StagedWeights, options: BindOptions, build: (b: Binder, cacheBytes: number | undefined) => T): T {
+  const { cacheBytes } = parseBindOptions(options);
+  const b = new Binder(staged);
   try {
     return build(b, cacheBytes);
   } catch (e) {
     b.disposeAll();
     throw e;
+  } finally {
+    staged.dispose();
   }
 }
 
 /**
- * The layers of a causal LM (`lmHead: "tied"`) from `file`. A missing `decoder.output_projection.weight` is the
- * embedding; one identical to it shares its storage.
- * @throws {WeightsMismatchError} missing, unexpected, non-float or mis-shaped tensors, all listed
+ * The layers of a causal LM (`lmHead: "tied"`) from weights staged for `config` (see {@link stagingTarget}); a
+ * missing `decoder.output_projection.weight` is the embedding, and one equal to it shares its storage. Takes over
+ * the staged tensors; whatever is left is freed.
  */
-export function bindCausalLM(config: TnnConfig, file: SafetensorsFile, options: BindOptions = {}): CausalLMParts {
-  return bind(config, file, options, (b, cacheBytes) => {
+export function bindCausalLM(config: TnnConfig, staged: StagedWeights, options: BindOptions = {}): CausalLMParts {
+  return bind(staged, options, (b, cacheBytes) => {
     const { embed, layers, finalNorm } = bindBody(b, config, cacheBytes);
-    const head = b.keep(new Linear(b.tied("decoder.output_projection.weight", "decoder.embed_tokens.weight", embed)));
+    const head = b.keep(new Linear(b.tied("decoder.output_projection.weight", embed)));
     return { embed, layers, finalNorm, head };
   });
 }
 
 /**
- * The layers of an encoder (`lmHead: "mlm"`) from `file`, with every `classification_heads.<name>` it holds.
- * A missing `encoder.lm_head.weight` is the embedding.
- * @throws {WeightsMismatchError} missing, unexpected, non-float or mis-shaped tensors, all listed
+ * The layers of an encoder (`lmHead: "mlm"`) from weights staged for `config`, with each of `classificationHeads`;
+ * a missing `encoder.lm_head.weight` is the embedding. Takes over the staged tensors; whatever is left is freed.
  */
-export function bindEncoder(config: TnnConfig, file: SafetensorsFile, options: BindOptions = {}): EncoderParts {
-  return bind(config, file, options, (b, cacheBytes) => {
+export function bindEncoder(config: TnnConfig, staged: StagedWeights, file: SafetensorsHeader, options: BindOptions = {}): EncoderParts {
+  return bind(staged, options, (b, cacheBytes) => {
     const body = bindBody(b, config, cacheBytes);
-    const decoder = b.keep(new Linear(
-      b.tied("encoder.lm_head.weight", "encoder.sentence_encoder.embed_tokens.weight", body.embed),
-      b.f32("encoder.lm_head.bias"),
-    ));
+    const decoder = b.keep(new Linear(b.tied("encoder.lm_head.weight", body.embed), b.f32("encoder.lm_head.bias")));
     const lmHead = b.keep(new MlmHead(b.linear("encoder.lm_head.dense"), b.layerNorm("encoder.lm_head.layer_norm"), decoder));
     const classificationHeads = classificationHeadNames(file).map((name) =>
       b.keep(new ClassificationHead(name, b.linear(`classification_heads.${name}.dense`), b.linear(`classification_heads.${name}.out_proj`))),
