@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryBytes as wasmMemoryBytes } from "../ts/core/wasm.js";
-import { DecodeStateError, InvalidOptionError, ValueRangeError } from "../ts/core/errors.js";
+import { DecodeStateError, InvalidOptionError, ShapeError, ValueRangeError } from "../ts/core/errors.js";
 import { CausalLM } from "../ts/generate/causal-lm.js";
 import { type DecodeMode } from "../ts/generate/decode-mode.js";
 import { loadModel } from "../ts/generate/load.js";
@@ -72,7 +72,7 @@ describe("incremental decoding equals the full forward", () => {
     expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
   });
 
-  it("online mode after a 777-token FFT prefill, growing from the 256 bucket through 8192", () => {
+  it("online mode after a 777-token FFT prefill, growing through the buckets", () => {
     const { worst, at } = decodeError("online", 777, 300);
     expect(worst, `worst at position ${at}`).toBeLessThanOrEqual(1e-4);
   });
@@ -169,6 +169,24 @@ describe("decoder API", () => {
       expect(dec.position).toBe(0);
       expect(rowError(dec.prefill(ids.subarray(0, 3)), full, 2)).toBeLessThanOrEqual(1e-4);
       expect(rowError(dec.step(ids[3]!), full, 3)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      dec.dispose();
+    }
+  });
+
+  it("writes logits into a caller's array when given one", () => {
+    const dec = model.decoder({ maxLength: 64 });
+    const out = new Float32Array(V);
+    try {
+      expect(dec.prefill(ids.subarray(0, 5), out)).toBe(out);
+      expect(rowError(out, full, 4)).toBeLessThanOrEqual(1e-4);
+      for (let t = 5; t < 20; t++) {
+        expect(dec.step(ids[t]!, out)).toBe(out);
+        expect(rowError(out, full, t)).toBeLessThanOrEqual(1e-4);
+      }
+      expect(() => dec.step(ids[20]!, new Float32Array(V - 1))).toThrow(ShapeError);
+      // A rejected call consumed nothing.
+      expect(dec.position).toBe(20);
     } finally {
       dec.dispose();
     }

@@ -41,6 +41,26 @@ function chunkedStream(bytes: Uint8Array, sizes: number[], opts: { failAfter?: n
   return { stream, stats };
 }
 
+/** A byte stream (`type: "bytes"`, read through a BYOB reader) enqueuing `bytes` in chunks cycling through `sizes`. */
+function byteStream(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
+  let at = 0;
+  let k = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      if (at >= bytes.length) {
+        controller.close();
+        // A pending BYOB read must be answered even at the end.
+        controller.byobRequest?.respond(0);
+        return;
+      }
+      const n = sizes[k++ % sizes.length]!;
+      controller.enqueue(bytes.slice(at, at + n));
+      at += n;
+    },
+  });
+}
+
 const ids = (n: number, V: number): number[] => Array.from({ length: n }, (_, i) => (i * 11 + 3) % V);
 
 function expectLogits(model: TnnForCausalLM, W: Map<string, RawTensor>, c: SnakeConfig, rel = 1e-4): void {
@@ -100,7 +120,7 @@ describe("streamed loading", () => {
     const path = join(dir, "model.safetensors");
     writeFileSync(path, bytes);
     for (const sizes of [[1], [3, 7, 1, 4096], [bytes.length]]) {
-      const sources = [chunkedStream(bytes, sizes).stream, new Response(chunkedStream(bytes, sizes).stream)];
+      const sources = [chunkedStream(bytes, sizes).stream, new Response(chunkedStream(bytes, sizes).stream), byteStream(bytes, sizes)];
       for (const source of sources) {
         const model = (await loadModel(source, { config: c })) as TnnForCausalLM;
         expectLogits(model, W, c);

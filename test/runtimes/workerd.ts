@@ -36,14 +36,28 @@ function moduleKind(file: string): string | undefined {
   return undefined;
 }
 
-/** Writes a workerd config serving the bundle in `bundle` (main module first) on 127.0.0.1:`port`. */
-export function writeWorkerdConfig(bundle: string, main: string, port: number, compatibilityDate: string): string {
+/**
+ * An HTTP server outside workerd (`host:port`), bound in the Worker as a service named `binding`. Outside, so that
+ * what it buffers does not count in workerd's memory, as R2 or an origin would not.
+ */
+export interface ExternalBinding {
+  binding: string;
+  address: string;
+}
+
+/**
+ * Writes a workerd config serving the bundle in `bundle` (main module first) on 127.0.0.1:`port`, with each of
+ * `externals` as a service binding.
+ */
+export function writeWorkerdConfig(bundle: string, main: string, port: number, compatibilityDate: string, externals: ExternalBinding[] = []): string {
   const others = readdirSync(bundle).filter((f) => f !== main && moduleKind(f) !== undefined && !f.endsWith(".map"));
   const modules = [main, ...others].map((f) => `(name = ${JSON.stringify(f)}, ${moduleKind(f)} = embed ${JSON.stringify(f)})`);
+  const services = externals.map((x, i) => `, (name = "external${i}", external = (address = ${JSON.stringify(x.address)}, http = ()))`).join("");
+  const bindings = externals.map((x, i) => `(name = ${JSON.stringify(x.binding)}, service = "external${i}")`).join(", ");
   const path = join(bundle, "workerd.capnp");
   writeFileSync(path, `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [(name = "main", worker = .worker)],
+  services = [(name = "main", worker = .worker)${services}],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
 const worker :Workerd.Worker = (
@@ -51,6 +65,7 @@ const worker :Workerd.Worker = (
     ${modules.join(",\n    ")}
   ],
   compatibilityDate = "${compatibilityDate}",
+  bindings = [${bindings}],
 );
 `);
   return path;

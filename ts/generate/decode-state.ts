@@ -4,7 +4,7 @@
  * token's worth of work in every layer.
  * @module
  */
-import { DecodeStateError, DisposedError, InvalidOptionError, ValueRangeError } from "../core/errors.js";
+import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { add, mul, silu } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { kernels } from "../core/wasm.js";
@@ -173,12 +173,13 @@ export class DecodeState implements StepDecoder {
 
   /**
    * Runs the prompt through every layer in one pass (FFT convolution) and seeds the layer states.
-   * Returns the logits after the last prompt token (`[vocab]`, a copy).
+   * Returns the logits after the last prompt token (`[vocab]`): written into `out` when given, else a new array.
    * @throws {DecodeStateError} the state is not at position 0
    * @throws {ValueRangeError} an empty prompt or an id outside the vocabulary
    */
-  prefill(ids: ArrayLike<number>): Float32Array {
+  prefill(ids: ArrayLike<number>, out?: Float32Array): Float32Array {
     const b = this.#b();
+    this.#checkOut(out);
     if (this.#position !== 0) throw new DecodeStateError(`prefill needs a fresh state (position 0), this one is at ${this.#position}; call reset()`);
     if (ids.length === 0) throw new ValueRangeError("prefill: the prompt must have at least one token");
     checkIds(ids, this.#model.vocabSize, "prefill");
@@ -195,7 +196,7 @@ export class DecodeState implements StepDecoder {
       x.dispose();
     }
     this.#position = n;
-    return this.#logits(b);
+    return this.#logits(b, out);
   }
 
   /** `x += GTU(SRMS(x)); x += GLU(SRMS(x))` over the whole prompt, the GTU's Toeplitz part through the state. */
@@ -222,12 +223,14 @@ export class DecodeState implements StepDecoder {
   }
 
   /**
-   * Consumes token `id` and returns the logits for the next token (`[vocab]`, a copy).
+   * Consumes token `id` and returns the logits for the next token (`[vocab]`): written into `out` when given, else a
+   * new array.
    * @throws {DecodeStateError} no prefill yet
    * @throws {ValueRangeError} an id outside the vocabulary
    */
-  step(id: number): Float32Array {
+  step(id: number, out?: Float32Array): Float32Array {
     const b = this.#b();
+    this.#checkOut(out);
     if (this.#position === 0) throw new DecodeStateError("step before prefill: call prefill(prompt) first");
     checkIds([id], this.#model.vocabSize, "step");
     if (this.#position >= this.capacity) this.#grow(2 * this.capacity);
@@ -259,15 +262,23 @@ export class DecodeState implements StepDecoder {
       add(b.x, b.o, b.x);
     }
     this.#position++;
-    return this.#logits(b);
+    return this.#logits(b, out);
   }
 
-  #logits(b: StepBuffers): Float32Array {
+  #checkOut(out: Float32Array | undefined): void {
+    if (out !== undefined && (!(out instanceof Float32Array) || out.length !== this.#model.vocabSize)) {
+      throw new ShapeError(`logits output must be a Float32Array of the vocabulary size ${this.#model.vocabSize}`);
+    }
+  }
+
+  #logits(b: StepBuffers, out: Float32Array | undefined): Float32Array {
     const norm = this.#model.finalNorm;
     if (norm) norm.forward(b.x, b.h);
     else b.h.data.set(b.x.data);
     this.#model.head.forward(b.h, b.logits);
-    return b.logits.toArray();
+    if (!out) return b.logits.toArray();
+    out.set(b.logits.data);
+    return out;
   }
 
   /** Moves every layer to the bucket `cap`: new states seeded from the old ones' input histories. */

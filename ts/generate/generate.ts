@@ -15,10 +15,10 @@ import { TokenTextStream, type Tokenizer, checkIds } from "./tokenizer.js";
 export interface StepDecoder {
   /** Tokens consumed so far. */
   readonly position: number;
-  /** Consumes a prompt (at position 0) and returns the logits after its last token. */
-  prefill(ids: ArrayLike<number>): Float32Array;
-  /** Consumes one token and returns the logits for the next. */
-  step(id: number): Float32Array;
+  /** Consumes a prompt (at position 0) and returns the logits after its last token, in `out` when given. */
+  prefill(ids: ArrayLike<number>, out?: Float32Array): Float32Array;
+  /** Consumes one token and returns the logits for the next, in `out` when given. */
+  step(id: number, out?: Float32Array): Float32Array;
   /** Frees the decode state. */
   dispose(): void;
 }
@@ -127,7 +127,8 @@ async function* run(
   const stops = new StopMatcher(o.stopStrings);
   const decoder = model.decoder({ mode: o.mode, maxLength: ids.length + o.maxNewTokens, etscWindow: o.etscWindow });
   try {
-    let logits = decoder.prefill(ids);
+    // One logits array for the whole sequence: a fresh one per token is garbage a Worker's 128 MB cannot spare.
+    const logits = decoder.prefill(ids);
     for (;;) {
       const id = sampler.sample(logits);
       out.push(id);
@@ -151,7 +152,7 @@ async function* run(
       if (last) return finish("length");
       await nextMacrotask();
       if (o.signal?.aborted) return finish("abort");
-      logits = decoder.step(id);
+      decoder.step(id, logits);
     }
   } finally {
     decoder.dispose();

@@ -17,8 +17,8 @@ export function isUrlString(s: string): boolean {
   return /^[a-z][a-z0-9+.-]+:\/\//i.test(s);
 }
 
-/** Bytes of each read from a file. */
-const FILE_CHUNK_BYTES = 1 << 20;
+/** Bytes of each read from a file or a byte stream. */
+const CHUNK_BYTES = 1 << 20;
 
 /** Sequential reads of a weights source. */
 export interface ByteStream {
@@ -36,7 +36,7 @@ export interface ByteStream {
 export async function openByteStream(source: WeightsSource): Promise<ByteStream> {
   if (source instanceof Uint8Array) return bytesStream(source);
   if (source instanceof ArrayBuffer) return bytesStream(new Uint8Array(source));
-  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) return readerStream(source.getReader());
+  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) return streamOf(source);
   if (typeof Response !== "undefined" && source instanceof Response) return responseStream(source, "the response");
   if (source instanceof URL || (typeof source === "string" && isUrlString(source))) {
     const url = source instanceof URL ? source : new URL(source);
@@ -73,7 +73,52 @@ function responseStream(res: Response, what: string): ByteStream {
     throw new WeightsFormatError(`could not read weights from ${what}: status ${res.status}`);
   }
   if (res.bodyUsed) throw new WeightsFormatError(`could not read weights from ${what}: its body was already read`);
-  return res.body ? readerStream(res.body.getReader()) : bytesStream(new Uint8Array(0));
+  return res.body ? streamOf(res.body) : bytesStream(new Uint8Array(0));
+}
+
+/**
+ * Reads a byte stream into one reused buffer where the stream allows it (BYOB), else chunk by chunk. A default
+ * reader hands out a fresh buffer per network chunk (4 KB each in workerd), and the garbage collector is in no hurry
+ * to free them: draining a 97 MB response that way peaked 90 MB above an idle Worker, against 15 MB with BYOB.
+ */
+function streamOf(stream: ReadableStream<Uint8Array>): ByteStream {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    return readerStream(stream.getReader());
+  }
+  return byobStream(byob);
+}
+
+function byobStream(reader: ReadableStreamBYOBReader): ByteStream {
+  let closed = false;
+  // Each read transfers the buffer to the stream and returns it in the result; the next read passes it back.
+  let buffer: ArrayBuffer = new ArrayBuffer(CHUNK_BYTES);
+  return {
+    async read() {
+      while (!closed) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read(new Uint8Array(buffer));
+        } catch (e) {
+          throw new WeightsFormatError(`could not read weights: the stream failed: ${(e as Error).message}`);
+        }
+        if (r.value) buffer = r.value.buffer as ArrayBuffer;
+        if (r.done) {
+          closed = true;
+          return undefined;
+        }
+        if (r.value.length > 0) return r.value;
+      }
+      return undefined;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await reader.cancel().catch(() => undefined);
+    },
+  };
 }
 
 function readerStream(reader: ReadableStreamDefaultReader<Uint8Array>): ByteStream {
@@ -112,7 +157,7 @@ async function fileStream(path: string | URL): Promise<ByteStream> {
   } catch (e) {
     throw new WeightsFormatError(`could not read ${String(path)}: ${(e as Error).message}`);
   }
-  const buf = new Uint8Array(FILE_CHUNK_BYTES);
+  const buf = new Uint8Array(CHUNK_BYTES);
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
