@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, WeightsFormatError, init, memoryBytes } from "../ts/core/index.js";
+import { ConfigError, type Tensor, WeightsFormatError, init, memoryBytes } from "../ts/core/index.js";
 import { type TnnForCausalLM, loadModel } from "../ts/models/index.js";
 import { type SnakeConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
@@ -192,9 +192,26 @@ describe("streamed loading", () => {
     const before = memoryBytes();
     const model = (await loadModel(chunkedStream(file, [65536, 1000, 3]).stream, { config: big, dtype: "float16" })) as TnnForCausalLM;
     const grown = memoryBytes() - before;
-    expect(model.head.weight.ptr).toBe(model.embed.weight.ptr);
+    expect((model.head.weight as Tensor).ptr).toBe((model.embed.weight as Tensor).ptr);
     expect(grown).toBeLessThan(file.length - headBytes + 2 ** 20);
     expectLogits(model, rounded, big);
     model.dispose();
+  });
+
+  it("streams into int8 storage block by block: the same model as from bytes, at about half the F16 file in wasm", async () => {
+    const big = lmConfig({ d_model: 256, glu_dim: 256, vocab_size: 8192 });
+    const { file: half, rounded } = asF16(randomStateDict(big, 36));
+    const file = writeSafetensors(half);
+    const before = memoryBytes();
+    const streamed = (await loadModel(chunkedStream(file, [65536, 999]).stream, { config: big, dtype: "int8" })) as TnnForCausalLM;
+    const grown = memoryBytes() - before;
+    // Codes are one byte per F16 value of two; the tied head is shared, not stored again.
+    expect(grown).toBeLessThan(file.length / 2 - 8192 * 256 + 2 ** 20);
+    const fromBytes = (await loadModel(file, { config: big, dtype: "int8" })) as TnnForCausalLM;
+    const a = ids(20, big.vocab_size);
+    const x = streamed.forward(a), y = fromBytes.forward(a);
+    expect(Array.from(x.toArray())).toEqual(Array.from(y.toArray()));
+    expectLogits(streamed, rounded, big, 3e-2);
+    for (const t of [x, y, streamed, fromBytes]) t.dispose();
   });
 });

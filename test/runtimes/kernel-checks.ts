@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  DTypeError, ShapeError, Tensor, ToeplitzPlan, ValueRangeError, backendInfo, embedding, f16ToF32, f32ToF16, gelu, init,
+  DTypeError, QuantizedMatrix, ShapeError, Tensor, ToeplitzPlan, ValueRangeError, backendInfo, embedding, f16ToF32, f32ToF16,
+  gelu, init,
   layerNorm, matmul, rpeForward, rpePackedLength, silu, simpleRmsNorm, toeplitzCoeffRows, toeplitzCrossover, toeplitzDirect,
 } from "../../ts/core/index.js";
 
@@ -120,6 +121,48 @@ export function describeKernelChecks(build: "simd" | "scalar"): void {
         y.dispose();
       }
       for (const t of [x, w, b, w16]) t.dispose();
+    });
+
+    it("int8 weights: quantization within half a step, matmul (m = 1 and m > 2) and embedding match float64", () => {
+      const [k, n] = [37, 19];
+      // Rows of very different magnitudes, one all zero, one whose extreme is negative.
+      const ws = values(n * k, 12).map((v, i) => v * 10 ** ((Math.floor(i / k) % 5) - 2));
+      ws.fill(0, 3 * k, 4 * k);
+      ws[5 * k + 7] = -50;
+      const w = Tensor.from(ws, [n, k]);
+      const q = QuantizedMatrix.quantize(w);
+      const codes = q.codes.toArray(), scales = q.scales.toArray();
+      for (let j = 0; j < n; j++) {
+        let max = 0;
+        for (let p = 0; p < k; p++) max = Math.max(max, Math.abs(ws[j * k + p]!));
+        expect(scales[j]).toBeCloseTo(max / 127, 6);
+        for (let p = 0; p < k; p++) {
+          expect(Math.abs(codes[j * k + p]!)).toBeLessThanOrEqual(127);
+          expect(Math.abs(ws[j * k + p]! - scales[j]! * codes[j * k + p]!)).toBeLessThanOrEqual(scales[j]! / 2 * (1 + 1e-5) + 1e-30);
+        }
+      }
+      expect(codes[5 * k + 7]).toBe(-127);
+      const bs = values(n, 13);
+      const b = Tensor.from(bs, [n]);
+      for (const m of [1, 2, 3, 8]) {
+        const xs = values(m * k, 14 + m);
+        const x = Tensor.from(xs, [m, k]);
+        const y = matmul(x, q, b);
+        const want = new Float64Array(m * n);
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = bs[j]!;
+          for (let p = 0; p < k; p++) s += xs[i * k + p]! * scales[j]! * codes[j * k + p]!;
+          want[i * n + j] = s;
+        }
+        expect(relErr(y.toArray(), want)).toBeLessThan(1e-5);
+        for (const t of [x, y]) t.dispose();
+      }
+      const ids = new Int32Array([0, 5, 18, 5]);
+      const e = embedding(q, ids, 0.5);
+      const wantE = Array.from({ length: ids.length * k }, (_, i) => 0.5 * scales[ids[Math.floor(i / k)]!]! * codes[ids[Math.floor(i / k)]! * k + (i % k)]!);
+      expect(maxAbsDiff(e.toArray(), wantE)).toBeLessThan(1e-6);
+      expect(() => QuantizedMatrix.quantize(Tensor.from(new Float32Array([1, NaN]), [1, 2]))).toThrow(ValueRangeError);
+      for (const t of [w, q, b, e]) t.dispose();
     });
 
     it("f16 conversion decodes known bit patterns and rounds to nearest even", () => {

@@ -59,7 +59,7 @@ export function modelFiles(model: string | undefined, config?: string, dict?: st
 }
 
 /** Loads the model of {@link modelFiles}; `gamma` replaces every channel's decay λ (1 = no decay). */
-export async function loadModelFiles(files: ModelFiles, options: { dtype?: "float32" | "float16"; gamma?: number } = {}): Promise<LoadedModel> {
+export async function loadModelFiles(files: ModelFiles, options: { dtype?: "float32" | "float16" | "int8"; gamma?: number } = {}): Promise<LoadedModel> {
   const source = options.gamma === undefined ? files.weights : withDecay(readFileSync(files.weights), options.gamma);
   return loadModel(source, {
     ...(files.config !== undefined ? { config: readFileSync(files.config, "utf8") } : {}),

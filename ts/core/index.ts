@@ -8,3 +8,4 @@ export {
   rpeForward, rpePackedLength, toeplitzDirect, toeplitzCoeffRows, type RpeShape,
 } from "./ops.js";
 export { ToeplitzPlan, toeplitzCrossover } from "./toeplitz-plan.js";
+export { QuantizedMatrix, type Matrix } from "./quantized-matrix.js";

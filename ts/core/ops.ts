@@ -7,6 +7,7 @@
  */
 import { type DType } from "./dtype.js";
 import { DTypeError, ShapeError, ValueRangeError } from "./errors.js";
+import { type Matrix, QuantizedMatrix } from "./quantized-matrix.js";
 import { Tensor, expectDType } from "./tensor.js";
 import { kernels } from "./wasm.js";
 
@@ -90,12 +91,12 @@ export function layerNorm(x: F32, gamma: F32, beta: F32, eps = 1e-5, out?: F32):
 }
 
 /**
- * `x · wᵀ + bias` over the last dim of `x`: `x` is `[..., k]`, `w` is `[n, k]` (PyTorch's Linear layout) in float32
- * or float16, `bias` is `[n]`. Returns `[..., n]`.
+ * `x · wᵀ + bias` over the last dim of `x`: `x` is `[..., k]`, `w` is `[n, k]` (PyTorch's Linear layout) in float32,
+ * float16 or int8 (a {@link QuantizedMatrix}), `bias` is `[n]`. Returns `[..., n]`.
  */
-export function matmul(x: F32, w: Tensor<"float32" | "float16">, bias?: F32, out?: F32): F32 {
+export function matmul(x: F32, w: Matrix, bias?: F32, out?: F32): F32 {
   expectDType(x, "float32", "matmul x");
-  if (w.dtype !== "float32" && w.dtype !== "float16") throw new DTypeError(`matmul: weight must be float32 or float16, got ${w.dtype}`);
+  checkMatrix(w, "matmul");
   if (w.dims.length !== 2) throw new ShapeError(`matmul: weight must be 2-D [out, in], got ${w.shapeString}`);
   const [n, k] = w.dims as [number, number];
   const kx = lastDim(x, "matmul");
@@ -108,18 +109,40 @@ export function matmul(x: F32, w: Tensor<"float32" | "float16">, bias?: F32, out
   const y = output(out, [...x.dims.slice(0, -1), n], "matmul");
   if (out && out.ptr === x.ptr) throw new ShapeError("matmul: out must not alias x");
   if (m > 0 && n > 0) {
-    const gemm = w.dtype === "float16" ? kernels().gemm_f16 : kernels().gemm;
-    gemm(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, m, k, n);
+    const k8 = kernels();
+    if (w instanceof QuantizedMatrix) k8.gemm_i8(x.ptr, w.codes.ptr, w.scales.ptr, bias ? bias.ptr : 0, y.ptr, m, k, n);
+    else (w.dtype === "float16" ? k8.gemm_f16 : k8.gemm)(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, m, k, n);
   }
   return y;
 }
 
 /**
- * Gathers rows of `table` (`[vocab, dim]`, float32 or float16) for `ids` and multiplies them by `scale`.
+ * Checks that `w` is a weight matrix: a {@link QuantizedMatrix} or a float32/float16 tensor.
+ * @throws {DTypeError} anything else
+ */
+export function checkMatrix(w: Matrix, what: string): void {
+  if (w instanceof QuantizedMatrix) return;
+  if (!(w instanceof Tensor) || (w.dtype !== "float32" && w.dtype !== "float16")) {
+    throw new DTypeError(`${what}: weight must be a float32 or float16 tensor or a QuantizedMatrix, got ${w instanceof Tensor ? w.dtype : String(w)}`);
+  }
+}
+
+/** Writes the embedding rows for `count` ids at `idsPtr` into `yPtr`, from a table of any storage. @internal */
+export function embeddingKernel(table: Matrix, idsPtr: number, count: number, scaleBy: number, yPtr: number): void {
+  const [vocab, dim] = table.dims as [number, number];
+  const k = kernels();
+  if (table instanceof QuantizedMatrix) k.embedding_i8(table.codes.ptr, table.scales.ptr, idsPtr, count, dim, vocab, scaleBy, yPtr);
+  else (table.dtype === "float16" ? k.embedding_f16 : k.embedding)(table.ptr, idsPtr, count, dim, vocab, scaleBy, yPtr);
+}
+
+/**
+ * Gathers rows of `table` (`[vocab, dim]`, float32, float16 or a {@link QuantizedMatrix}) for `ids` and multiplies
+ * them by `scale`.
  * Returns `[ids.length, dim]`.
  * @throws {ValueRangeError} an id is not an integer in `[0, vocab)`
  */
-export function embedding(table: Tensor<"float32" | "float16">, ids: Int32Array, scaleBy = 1, out?: F32): F32 {
+export function embedding(table: Matrix, ids: Int32Array, scaleBy = 1, out?: F32): F32 {
+  checkMatrix(table, "embedding");
   if (table.dims.length !== 2) throw new ShapeError(`embedding: table must be [vocab, dim], got ${table.shapeString}`);
   const [vocab, dim] = table.dims as [number, number];
   for (let i = 0; i < ids.length; i++) {
@@ -130,8 +153,7 @@ export function embedding(table: Tensor<"float32" | "float16">, ids: Int32Array,
   if (ids.length === 0) return y;
   const idsT = Tensor.from(ids);
   try {
-    const k = kernels();
-    (table.dtype === "float16" ? k.embedding_f16 : k.embedding)(table.ptr, idsT.ptr, ids.length, dim, vocab, scaleBy, y.ptr);
+    embeddingKernel(table, idsT.ptr, ids.length, scaleBy, y.ptr);
   } finally {
     idsT.dispose();
   }

@@ -60,7 +60,7 @@ export class Tensor<T extends DType = DType> {
 
   /** Allocates an uninitialised tensor. */
   static empty<T extends DType>(dtype: T, dims: readonly number[]): Tensor<T> {
-    if (!(dtype in BYTES_PER_ELEMENT)) throw new DTypeError(`unknown dtype "${String(dtype)}"; expected float32, int32 or float16`);
+    if (!(dtype in BYTES_PER_ELEMENT)) throw new DTypeError(`unknown dtype "${String(dtype)}"; expected float32, int32, float16 or int8`);
     const size = checkDims(dims);
     const bytes = size * BYTES_PER_ELEMENT[dtype];
     return new Tensor(dtype, dims, size, new Storage(heapAlloc(bytes), bytes));
@@ -75,22 +75,23 @@ export class Tensor<T extends DType = DType> {
 
   /**
    * Copies `data` into a new tensor of `dims` (default: 1-D). The dtype follows the array: Float32Array → float32,
-   * Int32Array → int32, Uint16Array → float16 bits. A plain number array becomes float32.
+   * Int32Array → int32, Uint16Array → float16 bits, Int8Array → int8. A plain number array becomes float32.
    */
   static from(data: Float32Array | number[], dims?: readonly number[]): Tensor<"float32">;
   static from(data: Int32Array, dims?: readonly number[]): Tensor<"int32">;
   static from(data: Uint16Array, dims?: readonly number[]): Tensor<"float16">;
-  static from(data: Float32Array | Int32Array | Uint16Array | number[], dims?: readonly number[]): Tensor {
+  static from(data: Int8Array, dims?: readonly number[]): Tensor<"int8">;
+  static from(data: Float32Array | Int32Array | Uint16Array | Int8Array | number[], dims?: readonly number[]): Tensor {
     const arr = Array.isArray(data) ? Float32Array.from(data) : data;
     const dtype = dtypeOfArray(arr);
-    if (!dtype) throw new DTypeError(`Tensor.from: expected Float32Array, Int32Array, Uint16Array or number[]`);
+    if (!dtype) throw new DTypeError(`Tensor.from: expected Float32Array, Int32Array, Uint16Array, Int8Array or number[]`);
     const shape = dims ?? [arr.length];
     const size = checkDims(shape);
     if (size !== arr.length) {
       throw new ShapeError(`Tensor.from: ${arr.length} elements do not fill dims [${shape.join(", ")}] (${size} elements)`);
     }
     const t = Tensor.empty(dtype, shape);
-    (t.data as Float32Array | Int32Array | Uint16Array).set(arr as never);
+    (t.data as Float32Array | Int32Array | Uint16Array | Int8Array).set(arr as never);
     return t;
   }
 

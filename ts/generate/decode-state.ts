@@ -5,7 +5,7 @@
  * @module
  */
 import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
-import { add, mul, silu } from "../core/ops.js";
+import { add, embeddingKernel, mul, silu } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { kernels } from "../core/wasm.js";
 import { type Embedding } from "../nn/embedding.js";
@@ -239,7 +239,7 @@ export class DecodeState implements StepDecoder {
     const emb = model.embed;
     const k = kernels();
     // The kernel directly, with the preallocated ids tensor: ops.embedding would allocate one per call.
-    (emb.weight.dtype === "float16" ? k.embedding_f16 : k.embedding)(emb.weight.ptr, b.ids.ptr, 1, emb.dim, emb.vocabSize, emb.scale, b.x.ptr);
+    embeddingKernel(emb.weight, b.ids.ptr, 1, emb.scale, b.x.ptr);
     for (let i = 0; i < model.layers.length; i++) {
       const block = model.layers[i]!;
       const gtu = block.mixer;

@@ -6,11 +6,16 @@
  */
 import { WeightsFormatError } from "../core/errors.js";
 import { bf16ToF32, f16ToF32, f32ToF16 } from "../core/ops.js";
+import { type Matrix, QuantizedMatrix } from "../core/quantized-matrix.js";
 import { Tensor } from "../core/tensor.js";
+import { kernels } from "../core/wasm.js";
 import { type SafetensorsHeader, type SafetensorsTensorInfo } from "./safetensors.js";
 
-/** What the model keeps a tensor as in wasm memory. */
-export type StagedDType = "float32" | "float16";
+/** What the model keeps a tensor as in wasm memory (int8: a {@link QuantizedMatrix}). */
+export type StagedDType = "float32" | "float16" | "int8";
+
+/** Bytes of file data gathered before a block of rows is quantized. */
+const QUANT_BLOCK_BYTES = 1 << 20;
 
 /**
  * Per tensor name: its storage dtype in wasm, `"host"` for a float32 copy in JS memory (small parameters the
@@ -18,7 +23,20 @@ export type StagedDType = "float32" | "float16";
  */
 export type StagingTarget = (name: string) => StagedDType | "host" | undefined;
 
-type Staged = Tensor<"float32" | "float16">;
+type Staged = Matrix;
+
+/** A matrix being quantized as it arrives: rows gather in `block` (file dtype), widen into `wide`, then quantize. */
+interface Quantizing {
+  readonly out: QuantizedMatrix;
+  readonly block: Tensor<"float32" | "float16">;
+  /** Float32 rows for the quantizer (the block itself for F32 files). */
+  readonly wide: Tensor<"float32">;
+  readonly rowBytes: number;
+  /** F32, F16 or BF16: how to widen the block. */
+  readonly fileDType: string;
+  /** First matrix row held in the block. */
+  row0: number;
+}
 
 /** The tensor being received. */
 interface Current {
@@ -31,7 +49,9 @@ interface Current {
   /** Raw bytes as stored in the file: float32 for F32, the 16-bit patterns of F16 and BF16 in a float16 tensor. */
   raw: Tensor<"float32" | "float16"> | undefined;
   /** A tensor already staged with the same bytes so far (a tied pair): compared against instead of stored. */
-  twin: Staged | undefined;
+  twin: Tensor<"float32" | "float16"> | undefined;
+  /** An int8 target. */
+  quant: Quantizing | undefined;
 }
 
 /** Tensors staged in wasm, by name; the caller takes them over one by one. */
@@ -149,6 +169,11 @@ export class WeightStager {
   /** Frees everything staged so far; the stager cannot be used afterwards. */
   dispose(): void {
     this.#current?.raw?.dispose();
+    const q = this.#current?.quant;
+    if (q) {
+      q.out.dispose();
+      disposeBlock(q);
+    }
     this.#current = undefined;
     this.#staged.dispose();
     this.#next = this.#order.length;
@@ -159,13 +184,14 @@ export class WeightStager {
     for (let info = this.#order[this.#next]; info; info = this.#order[this.#next]) {
       this.#next++;
       const target = this.#target(info.name);
-      const cur: Current = { info, target, host: undefined, got: 0, raw: undefined, twin: undefined };
+      const cur: Current = { info, target, host: undefined, got: 0, raw: undefined, twin: undefined, quant: undefined };
       if (target !== undefined) {
         const raw = RAW_DTYPE[info.dtype];
         if (!raw) throw new WeightsFormatError(`safetensors: tensor "${info.name}" is ${info.dtype}; expected F32, F16 or BF16`);
         if (target === "host") cur.host = new Uint8Array(info.end - info.begin);
+        else if (target === "int8") cur.quant = quantizing(info, raw);
         else cur.twin = this.#twinFor(info, target);
-        if (!cur.twin && !cur.host) cur.raw = Tensor.empty(raw, info.shape);
+        if (!cur.twin && !cur.host && !cur.quant) cur.raw = Tensor.empty(raw, info.shape);
       }
       this.#current = cur;
       if (info.end > info.begin) return cur;
@@ -175,12 +201,12 @@ export class WeightStager {
   }
 
   /** A staged twin that holds this tensor's file bytes unconverted, so chunks can be compared byte for byte. */
-  #twinFor(info: SafetensorsTensorInfo, target: StagedDType): Staged | undefined {
+  #twinFor(info: SafetensorsTensorInfo, target: "float32" | "float16"): Tensor<"float32" | "float16"> | undefined {
     const other = this.#twinOf.get(info.name);
     if (!other) return undefined;
     const t = this.#staged.peek(other);
     const o = this.#order.find((e) => e.name === other);
-    if (!t || !o || o.dtype !== info.dtype || t.dtype !== target || RAW_DTYPE[info.dtype] !== target || info.dtype === "BF16") return undefined;
+    if (!(t instanceof Tensor) || !o || o.dtype !== info.dtype || t.dtype !== target || RAW_DTYPE[info.dtype] !== target || info.dtype === "BF16") return undefined;
     if (o.shape.length !== info.shape.length || o.shape.some((d, i) => d !== info.shape[i])) return undefined;
     return t;
   }
@@ -189,6 +215,10 @@ export class WeightStager {
     if (cur.target === undefined) return;
     if (cur.host) {
       cur.host.set(bytes, cur.got);
+      return;
+    }
+    if (cur.quant) {
+      receiveQuantized(cur.quant, bytes, cur.got);
       return;
     }
     if (cur.twin) {
@@ -216,6 +246,20 @@ export class WeightStager {
       this.#staged.putHost(info.name, hostFloats(cur.host!, info.dtype));
       return;
     }
+    if (cur.quant) {
+      const q = cur.quant;
+      cur.quant = undefined;
+      try {
+        flushQuantized(q, (info.end - info.begin) / q.rowBytes - q.row0);
+      } catch (e) {
+        q.out.dispose();
+        throw e;
+      } finally {
+        disposeBlock(q);
+      }
+      this.#staged.put(info.name, q.out);
+      return;
+    }
     if (cur.twin) {
       this.#staged.put(info.name, cur.twin.reshape(cur.twin.dims));
       return;
@@ -224,7 +268,7 @@ export class WeightStager {
     cur.raw = undefined;
     let out: Staged;
     try {
-      out = convert(raw, info.dtype, target);
+      out = convert(raw, info.dtype, target as "float32" | "float16");
     } catch (e) {
       raw.dispose();
       throw e;
@@ -234,8 +278,60 @@ export class WeightStager {
   }
 }
 
+function quantizing(info: SafetensorsTensorInfo, raw: "float32" | "float16"): Quantizing {
+  if (info.shape.length !== 2) throw new WeightsFormatError(`safetensors: tensor "${info.name}" must be 2-D to be stored as int8`);
+  const [rows, cols] = info.shape as [number, number];
+  const rowBytes = cols * (raw === "float32" ? 4 : 2);
+  const blockRows = Math.max(1, Math.min(rows, Math.floor(QUANT_BLOCK_BYTES / Math.max(rowBytes, 1))));
+  const made: { dispose(): void }[] = [];
+  try {
+    const out = QuantizedMatrix.empty([rows, cols]);
+    made.push(out);
+    const block = Tensor.empty(raw, [blockRows, cols]);
+    made.push(block);
+    const wide = raw === "float32" ? (block as Tensor<"float32">) : Tensor.empty("float32", [blockRows, cols]);
+    return { out, block, wide, rowBytes, fileDType: info.dtype, row0: 0 };
+  } catch (e) {
+    for (const m of made) m.dispose();
+    throw e;
+  }
+}
+
+/** Copies the bytes at offset `got` of the matrix into its block, quantizing each block as it fills. */
+function receiveQuantized(q: Quantizing, bytes: Uint8Array, got: number): void {
+  const blockBytes = q.block.dims[0]! * q.rowBytes;
+  let at = 0;
+  while (at < bytes.length) {
+    const inBlock = got + at - q.row0 * q.rowBytes;
+    const n = Math.min(blockBytes - inBlock, bytes.length - at);
+    const d = q.block.data;
+    new Uint8Array(d.buffer, d.byteOffset + inBlock, n).set(bytes.subarray(at, at + n));
+    at += n;
+    if (inBlock + n === blockBytes) {
+      flushQuantized(q, q.block.dims[0]!);
+      q.row0 += q.block.dims[0]!;
+    }
+  }
+}
+
+/** Widens the first `rows` rows of the block and quantizes them into the matrix at `row0`. */
+function flushQuantized(q: Quantizing, rows: number): void {
+  if (rows <= 0) return;
+  const cols = q.block.dims[1]!;
+  if (q.fileDType !== "F32") {
+    const k = kernels();
+    (q.fileDType === "BF16" ? k.bf16_to_f32 : k.f16_to_f32)(q.block.ptr, q.wide.ptr, rows * cols);
+  }
+  q.out.quantizeRows(q.wide, q.row0, rows);
+}
+
+function disposeBlock(q: Quantizing): void {
+  if (q.wide !== q.block) q.wide.dispose();
+  q.block.dispose();
+}
+
 /** The file's raw tensor in the storage dtype (the same tensor when no conversion is needed). */
-function convert(raw: Tensor<"float32" | "float16">, fileDType: string, target: StagedDType): Staged {
+function convert(raw: Tensor<"float32" | "float16">, fileDType: string, target: "float32" | "float16"): Tensor<"float32" | "float16"> {
   if (fileDType === "F32") {
     const f32 = raw as Tensor<"float32">;
     return target === "float32" ? f32 : f32ToF16(f32);

@@ -4,6 +4,7 @@
  * @module
  */
 import { InvalidOptionError, WeightsFormatError, WeightsMismatchError } from "../core/errors.js";
+import { type Matrix, QuantizedMatrix } from "../core/quantized-matrix.js";
 import { type Tensor } from "../core/tensor.js";
 import { Embedding } from "../nn/embedding.js";
 import { Glu } from "../nn/glu.js";
@@ -22,15 +23,16 @@ import { type SafetensorsHeader, type SafetensorsTensor } from "./safetensors.js
 import { type StagedDType, type StagedWeights, type StagingTarget, halfToNumber } from "./weight-stager.js";
 
 type F32 = Tensor<"float32">;
-type Matrix = Tensor<"float32" | "float16">;
+
 
 /** Options of weight binding. */
 export interface BindOptions {
   /**
-   * Storage of Linear and Embedding weights in wasm memory: `float32` (default) or `float16` (half the memory;
-   * products are computed in float32 either way). Biases, norms, RPE and gamma are always float32.
+   * Storage of Linear and Embedding weights in wasm memory: `float32` (default), `float16` (half the memory) or
+   * `int8` (a quarter: codes with one scale per row, see {@link QuantizedMatrix}); products are computed in float32
+   * either way. Biases, norms, RPE and gamma are always float32.
    */
-  readonly dtype?: "float32" | "float16";
+  readonly dtype?: "float32" | "float16" | "int8";
   /** Byte budget of each TNO's coefficient/spectra cache (default 64 MiB). */
   readonly tnoCacheBytes?: number;
 }
@@ -191,7 +193,10 @@ export function tiedPairs(config: TnnConfig): [string, string][] {
 }
 
 
-function sameElements(a: Tensor, b: Tensor): boolean {
+function sameElements(a: Matrix, b: Matrix): boolean {
+  if (a instanceof QuantizedMatrix || b instanceof QuantizedMatrix) {
+    return a instanceof QuantizedMatrix && b instanceof QuantizedMatrix && a.equals(b);
+  }
   if (a.dtype !== b.dtype || a.size !== b.size) return false;
   if (a.ptr === b.ptr) return true;
   const x = a.data;
@@ -241,7 +246,8 @@ class Binder {
     const t = this.staged.peek(name);
     if (t && !sameElements(t, embed.weight)) return this.matrix(name);
     if (t) this.staged.take(name).dispose();
-    return this.keep(embed.weight.reshape(embed.weight.dims));
+    const w = embed.weight;
+    return this.keep(w instanceof QuantizedMatrix ? w.share() : w.reshape(w.dims));
   }
 
   disposeAll(): void {
@@ -283,9 +289,11 @@ function bindBody(b: Binder, config: TnnConfig, cacheBytes: number | undefined) 
 }
 
 /** @throws {InvalidOptionError} a bad dtype or cache size */
-export function parseBindOptions(options: BindOptions): { dtype: "float32" | "float16"; cacheBytes: number | undefined } {
+export function parseBindOptions(options: BindOptions): { dtype: "float32" | "float16" | "int8"; cacheBytes: number | undefined } {
   const dtype = options.dtype ?? "float32";
-  if (dtype !== "float32" && dtype !== "float16") throw new InvalidOptionError(`dtype must be "float32" or "float16", got ${String(dtype)}`);
+  if (dtype !== "float32" && dtype !== "float16" && dtype !== "int8") {
+    throw new InvalidOptionError(`dtype must be "float32", "float16" or "int8", got ${String(dtype)}`);
+  }
   const cacheBytes = options.tnoCacheBytes;
   if (cacheBytes !== undefined && (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)) {
     throw new InvalidOptionError(`tnoCacheBytes must be a non-negative integer, got ${String(cacheBytes)}`);

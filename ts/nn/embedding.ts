@@ -3,26 +3,25 @@
  * @module
  */
 import { DTypeError, ShapeError, ValueRangeError } from "../core/errors.js";
-import { embedding } from "../core/ops.js";
-import { Tensor } from "../core/tensor.js";
+import { checkMatrix, embedding } from "../core/ops.js";
+import { type Matrix } from "../core/quantized-matrix.js";
+import { type Tensor } from "../core/tensor.js";
 
-/** A `[vocab, dim]` table (float32 or float16 storage) whose rows are looked up and multiplied by `scale`. */
+/** A `[vocab, dim]` table (float32, float16 or int8 storage) whose rows are looked up and multiplied by `scale`. */
 export class Embedding {
   readonly vocabSize: number;
   readonly dim: number;
   /** The factor each looked-up row is multiplied by (the causal LM uses `sqrt(d)`). */
   readonly scale: number;
-  readonly #weight: Tensor<"float32" | "float16">;
+  readonly #weight: Matrix;
 
   /**
    * Takes ownership of `weight`.
    * @throws {ShapeError} the table is not 2-D
    * @throws {ValueRangeError} `scale` is not finite
    */
-  constructor(weight: Tensor<"float32" | "float16">, scale = 1) {
-    if (weight.dtype !== "float32" && weight.dtype !== "float16") {
-      throw new DTypeError(`Embedding: weight must be float32 or float16, got ${String(weight.dtype)}`);
-    }
+  constructor(weight: Matrix, scale = 1) {
+    checkMatrix(weight, "Embedding");
     if (weight.dims.length !== 2) throw new ShapeError(`Embedding: weight must be [vocab, dim], got ${weight.shapeString}`);
     if (!Number.isFinite(scale)) throw new ValueRangeError(`Embedding: scale must be finite, got ${scale}`);
     [this.vocabSize, this.dim] = weight.dims as [number, number];
@@ -31,7 +30,7 @@ export class Embedding {
   }
 
   /** The table `[vocab, dim]`; owned by this layer. */
-  get weight(): Tensor<"float32" | "float16"> {
+  get weight(): Matrix {
     return this.#weight;
   }
 

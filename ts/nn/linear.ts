@@ -3,29 +3,31 @@
  * @module
  */
 import { DTypeError, ShapeError } from "../core/errors.js";
-import { matmul } from "../core/ops.js";
-import { Tensor } from "../core/tensor.js";
+import { checkMatrix, matmul } from "../core/ops.js";
+import { type Matrix } from "../core/quantized-matrix.js";
+import { type Tensor } from "../core/tensor.js";
 
 type F32 = Tensor<"float32">;
 
-/** A fully connected layer. The weight may be float16 (storage only; the product is computed in float32). */
+/**
+ * A fully connected layer. The weight may be float16 or int8 (storage only; the product is computed in float32).
+ */
 export class Linear {
   /** Input features (the weight's second dim). */
   readonly inFeatures: number;
   /** Output features (the weight's first dim). */
   readonly outFeatures: number;
-  readonly #weight: Tensor<"float32" | "float16">;
+  readonly #weight: Matrix;
   readonly #bias: F32 | undefined;
 
   /**
-   * Takes ownership of `weight` (`[out, in]`, float32 or float16) and `bias` (`[out]`, float32): `dispose()` frees them.
+   * Takes ownership of `weight` (`[out, in]`: float32, float16, or a QuantizedMatrix) and `bias` (`[out]`, float32):
+   * `dispose()` frees them.
    * @throws {ShapeError} the dims do not fit together
    * @throws {DTypeError} a tensor has another dtype
    */
-  constructor(weight: Tensor<"float32" | "float16">, bias?: F32) {
-    if (weight.dtype !== "float32" && weight.dtype !== "float16") {
-      throw new DTypeError(`Linear: weight must be float32 or float16, got ${String(weight.dtype)}`);
-    }
+  constructor(weight: Matrix, bias?: F32) {
+    checkMatrix(weight, "Linear");
     if (weight.dims.length !== 2) throw new ShapeError(`Linear: weight must be [out, in], got ${weight.shapeString}`);
     const [out, inF] = weight.dims as [number, number];
     if (bias) {
@@ -39,7 +41,7 @@ export class Linear {
   }
 
   /** The weight `[out, in]`; owned by this layer. */
-  get weight(): Tensor<"float32" | "float16"> {
+  get weight(): Matrix {
     return this.#weight;
   }
 

@@ -240,15 +240,16 @@ pub unsafe fn gemm_ptr(x: *const f32, w: *const f32, b: *const f32, y: *mut f32,
 /// Rows of `x` from which copying each block of `w` into a contiguous panel pays for itself.
 const PACK_MIN_ROWS: usize = 8;
 /// Row stride of a packed panel.
-const LDP: usize = KC;
+pub(crate) const LDP: usize = KC;
 
 /// The blocked product with each `NC × KC` block of `w` first written by `fill(panel, j0, nb, k0, kc)` into a
 /// contiguous stack panel of row stride [`LDP`].
+/// Also how `quant::gemm_i8` runs prefill, with `fill` widening int8 codes.
 ///
 /// # Safety
 /// As for [`gemm_ptr`]; `fill` must write `nb` rows of `kc` floats.
 #[inline(always)]
-unsafe fn packed(
+pub(crate) unsafe fn packed(
     x: *const f32,
     m: usize,
     k: usize,

@@ -14,6 +14,7 @@ pub mod activation;
 pub mod norm;
 pub mod gemm;
 pub mod f16;
+pub mod quant;
 pub mod rpe;
 mod lane_fft;
 mod lane_conv;

@@ -38,6 +38,15 @@ mod imp {
         pub unsafe fn load_ptr(p: *const f32) -> Self {
             F32x4(v128_load(p as *const v128))
         }
+        /// Eight signed bytes at `p` widened to `f32`: elements `0..4` and `4..8`.
+        ///
+        /// # Safety
+        /// `p` must be valid for reading eight bytes (no alignment needed).
+        #[inline(always)]
+        pub unsafe fn load_i8x8_ptr(p: *const i8) -> (Self, Self) {
+            let h = i16x8_load_extend_i8x8(p);
+            (F32x4(f32x4_convert_i32x4(i32x4_extend_low_i16x8(h))), F32x4(f32x4_convert_i32x4(i32x4_extend_high_i16x8(h))))
+        }
         /// # Safety
         /// `p` must be valid for writing four `f32` (no alignment needed).
         #[inline(always)]
@@ -224,6 +233,15 @@ mod imp {
         #[inline(always)]
         pub unsafe fn load_ptr(p: *const f32) -> Self {
             F32x4((p as *const [f32; 4]).read_unaligned())
+        }
+        /// Eight signed bytes at `p` widened to `f32`: elements `0..4` and `4..8`.
+        ///
+        /// # Safety
+        /// `p` must be valid for reading eight bytes (no alignment needed).
+        #[inline(always)]
+        pub unsafe fn load_i8x8_ptr(p: *const i8) -> (Self, Self) {
+            let b = (p as *const [i8; 8]).read_unaligned();
+            (F32x4([b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32]), F32x4([b[4] as f32, b[5] as f32, b[6] as f32, b[7] as f32]))
         }
         /// # Safety
         /// `p` must be valid for writing four `f32` (no alignment needed).

@@ -5,3 +5,4 @@ mod memory;
 mod kernels;
 mod toeplitz;
 mod decode;
+mod quant;

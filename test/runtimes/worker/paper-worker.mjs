@@ -1,4 +1,4 @@
-// A Worker serving a paper-size LM (48.7M parameters, f16) within a Worker's 128 MB: the weights are too big to
+// A Worker serving a paper-size LM (48.7M parameters, f16 or int8 storage) within a Worker's 128 MB: the weights are too big to
 // bundle, so they come from another service (R2 or an origin in production, a disk service here) and stream into
 // wasm memory as they arrive. One request: load, then stream greedy tokens as NDJSON {"token": id} lines, then a
 // {"result"} line with wasm memory figures and timings (or {"error"}).
@@ -19,7 +19,7 @@ export default {
         const t0 = Date.now();
         await tnn.init({ wasm });
         const weights = await env.WEIGHTS.fetch("http://weights/model.safetensors");
-        const model = await tnn.loadModel(weights, { config, dtype: "float16", tokenizer: "none" });
+        const model = await tnn.loadModel(weights, { config, dtype: request.dtype, tokenizer: "none" });
         const loadMs = Date.now() - t0;
         const afterLoad = tnn.memoryBytes();
         const t1 = Date.now();

@@ -8,7 +8,7 @@ import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
 import { type CliIO } from "../io.js";
 import { loadModelFiles, modelFiles } from "../model-files.js";
 import { UsageError } from "../usage-error.js";
-import { MODEL_FLAGS, fmt, markdownTable, requireCausalLM } from "./common.js";
+import { MODEL_FLAGS, dtypeFlag, fmt, markdownTable, requireCausalLM } from "./common.js";
 
 const FLAGS: FlagSpecs = {
   "prompt-length": { type: "int", min: 1, max: 2 ** 20, meta: "N", help: "prompt tokens for the prefill (default 512)" },
@@ -40,7 +40,7 @@ export async function benchCommand(argv: readonly string[], io: CliIO): Promise<
   const promptLength = (flags["prompt-length"] as number | undefined) ?? 512;
   const newTokens = (flags["new-tokens"] as number | undefined) ?? 256;
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
-  const model = requireCausalLM(await loadModelFiles(files), "bench");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags) }), "bench");
   try {
     const rng = new Xoshiro128(1);
     const ids = Int32Array.from({ length: promptLength + newTokens }, () => rng.nextUint32() % model.vocabSize);

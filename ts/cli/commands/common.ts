@@ -8,12 +8,22 @@ import { CausalLM as CausalLMClass } from "../../generate/causal-lm.js";
 import { type LoadedModel } from "../../generate/load.js";
 import { UsageError } from "../usage-error.js";
 
-/** `--model`, `--config`, `--dict`. */
+/** `--model`, `--config`, `--dict`, `--dtype`. */
 export const MODEL_FLAGS: FlagSpecs = {
   model: { type: "string", meta: "PATH", help: "model directory (model.safetensors + config.json) or .safetensors file; default: the shipped kjv-byte model" },
   config: { type: "string", meta: "FILE", help: "config.json to use instead of the one beside the weights" },
   dict: { type: "string", meta: "FILE", help: "fairseq dict.txt mapping GPT-2 BPE ids to model ids (official checkpoints)" },
+  dtype: { type: "string", meta: "T", help: "storage of the weight matrices: float32 (default), float16 or int8" },
 };
+
+/** The `--dtype` flag, checked. */
+export function dtypeFlag(flags: Record<string, unknown>): "float32" | "float16" | "int8" | undefined {
+  const d = flags.dtype as string | undefined;
+  if (d !== undefined && d !== "float32" && d !== "float16" && d !== "int8") {
+    throw new UsageError(`--dtype must be float32, float16 or int8, got ${d}`);
+  }
+  return d;
+}
 
 /** The model as a causal LM, or a usage error naming the command. */
 export function requireCausalLM(model: LoadedModel, command: string): CausalLM {

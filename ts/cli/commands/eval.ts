@@ -9,7 +9,7 @@ import { type CliIO } from "../io.js";
 import { ModelFileError, loadModelFiles, modelFiles } from "../model-files.js";
 import { ProgressBar } from "../progress.js";
 import { UsageError } from "../usage-error.js";
-import { MODEL_FLAGS, fmt, markdownTable, requireCausalLM } from "./common.js";
+import { MODEL_FLAGS, dtypeFlag, fmt, markdownTable, requireCausalLM } from "./common.js";
 
 /** The context lengths of the paper's extrapolation table. */
 export const DEFAULT_EVAL_LENGTHS = [512, 1024, 2048, 4096, 8192, 14336];
@@ -45,7 +45,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
   }
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
   const gamma = flags.gamma as number | undefined;
-  const model = requireCausalLM(await loadModelFiles(files, gamma === undefined ? {} : { gamma }), "eval");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags), ...(gamma === undefined ? {} : { gamma }) }), "eval");
   try {
     const tok = model.tokenizer;
     if (!tok) throw new UsageError("this model has no known tokenizer; pass --dict for a GPT-2 BPE checkpoint");

@@ -7,7 +7,7 @@ import { DECODE_MODES, type DecodeMode } from "../../generate/decode-mode.js";
 import { type CliIO } from "../io.js";
 import { loadModelFiles, modelFiles } from "../model-files.js";
 import { UsageError } from "../usage-error.js";
-import { MODEL_FLAGS, requireCausalLM } from "./common.js";
+import { MODEL_FLAGS, dtypeFlag, requireCausalLM } from "./common.js";
 
 const FLAGS: FlagSpecs = {
   "max-tokens": { type: "int", min: 0, meta: "N", help: "tokens to generate (default 200)" },
@@ -38,7 +38,7 @@ export async function generateCommand(argv: readonly string[], io: CliIO): Promi
   const mode = (flags.mode as string | undefined) ?? "online";
   if (!DECODE_MODES.includes(mode as DecodeMode)) throw new UsageError(`--mode must be one of ${DECODE_MODES.join(", ")}, got "${mode}"`);
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
-  const model = requireCausalLM(await loadModelFiles(files), "generate");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags) }), "generate");
   try {
     if (!model.tokenizer) throw new UsageError("this model has no known tokenizer; pass --dict for a GPT-2 BPE checkpoint");
     const maxNewTokens = (flags["max-tokens"] as number | undefined) ?? 200;
