@@ -68,7 +68,7 @@ describe("workerd runs the packed package in a Worker", () => {
 
   it("serves the scenario over HTTP: golden logits, both models' greedy tokens streamed", async () => {
     const dir = runDir(project, "workerd", FIXTURE);
-    for (const f of ["fixture-worker.mjs", "wrangler.toml"]) cpSync(join(runtimesDir, "worker", f), join(dir, f));
+    for (const f of ["fixture-worker.mjs", "ndjson-response.mjs", "wrangler.toml"]) cpSync(join(runtimesDir, "worker", f), join(dir, f));
     const bundle = bundleWithWrangler(dir);
     const port = await freePort();
     running = await startWorkerd(writeWorkerdConfig(bundle, "fixture-worker.js", port, COMPAT_DATE), port);
@@ -125,7 +125,7 @@ describe("workerd runs the packed package in a Worker", () => {
     expect(parameters).toBeGreaterThan(48.6e6);
     const dir = join(project.dir, `paper-worker-${process.pid}`);
     mkdirSync(join(dir, "weights"), { recursive: true });
-    cpSync(join(runtimesDir, "worker", "paper-worker.mjs"), join(dir, "paper-worker.mjs"));
+    for (const f of ["paper-worker.mjs", "ndjson-response.mjs"]) cpSync(join(runtimesDir, "worker", f), join(dir, f));
     cpSync(join(runtimesDir, "worker", "paper-wrangler.toml"), join(dir, "wrangler.toml"));
     writeFileSync(join(dir, "paper-config.json"), JSON.stringify(PAPER_LM_FULL_CONFIG));
     writeFileSync(join(dir, "weights", "model.safetensors"), bytes);

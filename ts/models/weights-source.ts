@@ -82,53 +82,31 @@ function responseStream(res: Response, what: string): ByteStream {
  * to free them: draining a 97 MB response that way peaked 90 MB above an idle Worker, against 15 MB with BYOB.
  */
 function streamOf(stream: ReadableStream<Uint8Array>): ByteStream {
-  let byob: ReadableStreamBYOBReader | undefined;
+  let byob: ReadableStreamBYOBReader;
   try {
     byob = stream.getReader({ mode: "byob" });
   } catch {
-    return readerStream(stream.getReader());
+    const reader = stream.getReader();
+    return pulled(() => reader.read(), () => reader.cancel());
   }
-  return byobStream(byob);
-}
-
-function byobStream(reader: ReadableStreamBYOBReader): ByteStream {
-  let closed = false;
   // Each read transfers the buffer to the stream and returns it in the result; the next read passes it back.
   let buffer: ArrayBuffer = new ArrayBuffer(CHUNK_BYTES);
-  return {
-    async read() {
-      while (!closed) {
-        let r: ReadableStreamReadResult<Uint8Array>;
-        try {
-          r = await reader.read(new Uint8Array(buffer));
-        } catch (e) {
-          throw new WeightsFormatError(`could not read weights: the stream failed: ${(e as Error).message}`);
-        }
-        if (r.value) buffer = r.value.buffer as ArrayBuffer;
-        if (r.done) {
-          closed = true;
-          return undefined;
-        }
-        if (r.value.length > 0) return r.value;
-      }
-      return undefined;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await reader.cancel().catch(() => undefined);
-    },
-  };
+  return pulled(async () => {
+    const r = await byob.read(new Uint8Array(buffer));
+    if (r.value) buffer = r.value.buffer as ArrayBuffer;
+    return r;
+  }, () => byob.cancel());
 }
 
-function readerStream(reader: ReadableStreamDefaultReader<Uint8Array>): ByteStream {
+/** A {@link ByteStream} over a stream reader's `read` and `cancel`, skipping empty chunks. */
+function pulled(next: () => Promise<ReadableStreamReadResult<Uint8Array>>, cancel: () => Promise<void>): ByteStream {
   let closed = false;
   return {
     async read() {
       while (!closed) {
         let r: ReadableStreamReadResult<Uint8Array>;
         try {
-          r = await reader.read();
+          r = await next();
         } catch (e) {
           throw new WeightsFormatError(`could not read weights: the stream failed: ${(e as Error).message}`);
         }
@@ -144,7 +122,7 @@ function readerStream(reader: ReadableStreamDefaultReader<Uint8Array>): ByteStre
     async close() {
       if (closed) return;
       closed = true;
-      await reader.cancel().catch(() => undefined);
+      await cancel().catch(() => undefined);
     },
   };
 }

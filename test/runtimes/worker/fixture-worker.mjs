@@ -9,27 +9,16 @@ import weights from "./fixture/model.safetensors";
 import shippedConfig from "tnn/models/kjv-byte/config.json";
 import shippedWeights from "tnn/models/kjv-byte/model.safetensors";
 import { runScenario } from "./scenario.mjs";
+import { ndjsonResponse } from "./ndjson-response.mjs";
 
 export default {
   async fetch(request) {
     // Anything but /run answers at once: the test's readiness probe must not start the work.
     if (new URL(request.url).pathname !== "/run") return new Response(null, { status: 204 });
-    const { readable, writable } = new TransformStream();
-    const writer = writable.getWriter();
-    const enc = new TextEncoder();
-    const line = (o) => writer.write(enc.encode(JSON.stringify(o) + "\n"));
-    (async () => {
-      try {
-        const fx = { config, input, weights: new Uint8Array(weights) };
-        const shipped = { config: shippedConfig, weights: new Uint8Array(shippedWeights) };
-        const result = await runScenario(tnn, fx, shipped, { wasm, onToken: (t) => line({ token: t }) });
-        await line({ result });
-      } catch (e) {
-        await line({ error: String(e && e.stack ? e.stack : e) });
-      } finally {
-        await writer.close();
-      }
-    })();
-    return new Response(readable, { headers: { "content-type": "application/x-ndjson" } });
+    return ndjsonResponse(async (line) => {
+      const fx = { config, input, weights: new Uint8Array(weights) };
+      const shipped = { config: shippedConfig, weights: new Uint8Array(shippedWeights) };
+      return runScenario(tnn, fx, shipped, { wasm, onToken: (t) => line({ token: t }) });
+    });
   },
 };

@@ -6,33 +6,26 @@ import * as tnn from "tnn";
 import wasm from "tnn/tnn-simd.wasm";
 import config from "./paper-config.json";
 import request from "./paper-request.json";
+import { ndjsonResponse } from "./ndjson-response.mjs";
 
 export default {
   async fetch(req, env) {
     if (new URL(req.url).pathname !== "/run") return new Response(null, { status: 204 });
-    const { readable, writable } = new TransformStream();
-    const writer = writable.getWriter();
-    const enc = new TextEncoder();
-    const line = (o) => writer.write(enc.encode(JSON.stringify(o) + "\n"));
-    (async () => {
+    return ndjsonResponse(async (line) => {
+      const t0 = Date.now();
+      await tnn.init({ wasm });
+      const weights = await env.WEIGHTS.fetch("http://weights/model.safetensors");
+      const model = await tnn.loadModel(weights, { config, dtype: request.dtype, tokenizer: "none" });
       try {
-        const t0 = Date.now();
-        await tnn.init({ wasm });
-        const weights = await env.WEIGHTS.fetch("http://weights/model.safetensors");
-        const model = await tnn.loadModel(weights, { config, dtype: request.dtype, tokenizer: "none" });
         const loadMs = Date.now() - t0;
         const afterLoad = tnn.memoryBytes();
         const t1 = Date.now();
         for await (const t of model.generate(request.prompt, { maxNewTokens: request.maxNewTokens, temperature: 0 })) await line({ token: t.id });
         const generateMs = Date.now() - t1;
-        await line({ result: { wasmBytesAfterLoad: afterLoad, wasmBytes: tnn.memoryBytes(), loadMs, generateMs, build: tnn.backendInfo().build } });
-        model.dispose();
-      } catch (e) {
-        await line({ error: String(e && e.stack ? e.stack : e) });
+        return { wasmBytesAfterLoad: afterLoad, wasmBytes: tnn.memoryBytes(), loadMs, generateMs, build: tnn.backendInfo().build };
       } finally {
-        await writer.close();
+        model.dispose();
       }
-    })();
-    return new Response(readable, { headers: { "content-type": "application/x-ndjson" } });
+    });
   },
 };
