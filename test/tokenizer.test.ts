@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { TokenizerError, ValueRangeError } from "../ts/core/errors.js";
 import { ByteTokenizer } from "../ts/generate/byte-tokenizer.js";
 import { FairseqDictionary } from "../ts/generate/fairseq-dictionary.js";
+import { type GenerativeModel, promptIds } from "../ts/generate/generate.js";
 import { GPT2_EOS_ID, Gpt2Tokenizer } from "../ts/generate/gpt2-tokenizer.js";
 import { TokenTextStream, type Tokenizer } from "../ts/generate/tokenizer.js";
 
@@ -86,6 +87,12 @@ describe("Gpt2Tokenizer", () => {
     expect(tok.decode([5, 4, 6, 2, 7])).toBe("Hello world.\n the");
     expect(tok.decode([0, 1, 3, 8])).toBe("");
     expect(() => tok.decode([9])).toThrow(ValueRangeError);
+    // fairseq prompts its LMs with </s> first; a text prompt gets it, ids are taken as given.
+    expect(tok.promptPrefix).toEqual([2]);
+    const model = { tokenizer: tok, vocabSize: 9 } as unknown as GenerativeModel;
+    expect(Array.from(promptIds(model, "Hello world", "test"))).toEqual([2, 5, 4]);
+    expect(Array.from(promptIds(model, [5, 4], "test"))).toEqual([5, 4]);
+    expect((await Gpt2Tokenizer.load()).promptPrefix).toEqual([]);
   });
 
   it("reads dict.txt from bytes and reports malformed lines", async () => {

@@ -20,8 +20,8 @@ export function paperLmIds(n: number, vocab = PAPER_LM_CONFIG.vocab_size): Int32
   });
 }
 
-/** The paper's LM at its real size: GPT-2's fairseq vocabulary of 50,265 tokens, 48.7M parameters. */
-export const PAPER_LM_FULL_CONFIG = lmConfig({ ...PAPER_LM_CONFIG, vocab_size: 50265 });
+/** The paper's LM at its real size (tnn-architecture.md): a vocabulary of 50,264 tokens, 48.7M parameters. */
+export const PAPER_LM_FULL_CONFIG = lmConfig({ ...PAPER_LM_CONFIG, vocab_size: 50264 });
 
 /**
  * F16 safetensors bytes of a random paper-size LM, made straight as half bits (random sign and mantissa, magnitude

@@ -47,8 +47,13 @@ export type Prompt = string | readonly number[] | Int32Array;
 export function promptIds(model: GenerativeModel, prompt: Prompt, where: string): Int32Array {
   let ids: Int32Array;
   if (typeof prompt === "string") {
-    if (!model.tokenizer) throw new TokenizerError(`${where}: this model has no tokenizer; pass the prompt as token ids`);
-    ids = model.tokenizer.encode(prompt);
+    const tok = model.tokenizer;
+    if (!tok) throw new TokenizerError(`${where}: this model has no tokenizer; pass the prompt as token ids`);
+    const text = tok.encode(prompt);
+    const prefix = tok.promptPrefix ?? [];
+    ids = new Int32Array(prefix.length + text.length);
+    ids.set(prefix);
+    ids.set(text, prefix.length);
   } else if (prompt instanceof Int32Array) {
     ids = prompt;
   } else if (Array.isArray(prompt)) {

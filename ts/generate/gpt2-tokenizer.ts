@@ -51,6 +51,11 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly eosId: number | undefined;
   /** The fairseq dictionary in use, if any. */
   readonly dictionary: FairseqDictionary | undefined;
+  /**
+   * With a dictionary, `[</s>]`: fairseq's language-modeling task prepends `</s>` to every prompt it generates from
+   * (`build_dataset_for_inference`, without `add_bos_token`). Without one, none.
+   */
+  readonly promptPrefix: readonly number[];
   readonly #bpe: R50k;
   readonly #bytes: Uint8Array[];
   /** Model id → GPT-2 id (-1: no text; -2: newline), with a dictionary. */
@@ -66,11 +71,13 @@ export class Gpt2Tokenizer implements Tokenizer {
       this.name = "gpt2";
       this.vocabSize = GPT2_VOCAB_SIZE;
       this.eosId = GPT2_EOS_ID;
+      this.promptPrefix = [];
       return;
     }
     this.name = "gpt2-fairseq";
     this.vocabSize = dictionary.size;
     this.eosId = undefined;
+    this.promptPrefix = Object.freeze([dictionary.eos]);
     const toBpe = new Int32Array(dictionary.size).fill(-1);
     const fromBpe = new Int32Array(GPT2_VOCAB_SIZE).fill(dictionary.unk);
     toBpe[dictionary.eos] = -2;

@@ -13,6 +13,11 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** The id that marks the end of a text, if the vocabulary has one. */
   readonly eosId: number | undefined;
+  /**
+   * Ids a text prompt starts with, as the model saw them at the start of what it was trained to continue: fairseq
+   * LMs are prompted with `</s>` first. None when absent.
+   */
+  readonly promptPrefix?: readonly number[];
   /** Text to model ids. */
   encode(text: string): Int32Array;
   /** Model ids to text (invalid UTF-8 becomes U+FFFD). */
