@@ -123,11 +123,6 @@ export class WeightStager {
     }
   }
 
-  /** Bytes of the data section received so far. */
-  get received(): number {
-    return this.#received;
-  }
-
   /**
    * Consumes the next bytes of the data section (the chunk is not kept).
    * @throws {WeightsFormatError} more bytes than the header describes
