@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, expectedTokens } from "./runtimes/expected.js";
 import { type PackedProject, packedProject, repoRoot, runDir, runtimesDir } from "./runtimes/packed-project.js";
-import { tokensAndResult } from "./runtimes/spawn.js";
+import { runNdjson, tokensAndResult } from "./runtimes/spawn.js";
 import { SHIPPED_NEW_TOKENS, SHIPPED_PROMPT } from "./runtimes/scenario.mjs";
 import { type RunningWorkerd, bundleWithWrangler, freePort, startWorkerd, writeWorkerdConfig } from "./runtimes/workerd.js";
 import { PAPER_LM_FULL_CONFIG, paperLmFullF16, paperLmIds } from "./helpers/paper-lm.js";
@@ -149,11 +149,18 @@ describe("workerd runs the packed package in a Worker", () => {
         writeFileSync(join(dir, "paper-request.json"), JSON.stringify(request));
         const bundle = bundleWithWrangler(dir);
         const port = await freePort();
-        running = await startWorkerd(writeWorkerdConfig(bundle, "paper-worker.js", port, COMPAT_DATE, [{ binding: "WEIGHTS", address }]), port);
-        const res = await fetch(`http://127.0.0.1:${port}/run`, { signal: AbortSignal.timeout(300_000) });
-        expect(res.status).toBe(200);
-        const { text } = await readStream(res, 300_000);
-        const lines = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+        const inspectorPort = await freePort();
+        const config = writeWorkerdConfig(bundle, "paper-worker.js", port, COMPAT_DATE, [{ binding: "WEIGHTS", address }]);
+        running = await startWorkerd(config, port, 30_000, inspectorPort);
+        // The request goes through a probe that polls the isolate's heap meanwhile (Node 20 has WebSocket behind a flag).
+        const probe = join(runtimesDir, "inspector-heap-probe.mjs");
+        const { lines: probed } = await runNdjson(process.execPath, ["--experimental-websocket", "--no-warnings", probe, String(inspectorPort), `http://127.0.0.1:${port}/run`], {
+          cwd: dir,
+          timeoutMs: 300_000,
+        });
+        const heap = probed.at(-1)?.heap as { totalSize: number; backingStorageSize: number } | undefined;
+        if (!heap) throw new Error(`no heap figures from the probe: ${JSON.stringify(probed.at(-1))}`);
+        const lines = probed.slice(0, -1);
         const error = lines.find((l) => "error" in l);
         if (error) throw new Error(`the Worker failed (${dtype}): ${String(error.error)}`);
         type PaperResult = { wasmBytesAfterLoad: number; wasmBytes: number; loadMs: number; generateMs: number; build: string };
@@ -169,9 +176,12 @@ describe("workerd runs the packed package in a Worker", () => {
         model.dispose();
         expect(streamed).toEqual(want);
 
-        record[dtype] = { ...result, peakRssBytes: peak, workerShareBytes: peak - empty.peak };
+        // The isolate's own count: JS heap, ArrayBuffers outside it, and wasm memory (peaks, added).
+        const isolateBytes = heap.totalSize + heap.backingStorageSize + result.wasmBytes;
+        record[dtype] = { ...result, jsHeap: heap, isolatePeakBytes: isolateBytes, peakRssBytes: peak, workerShareBytes: peak - empty.peak };
         expect(result.build).toBe("simd");
         expect(result.wasmBytes).toBeLessThan(PAPER_WASM_BUDGET[dtype]);
+        expect(isolateBytes).toBeLessThan(WORKER_MEMORY_LIMIT);
         // The process also holds compiled code and the runtime's stream buffers, which an isolate's count leaves
         // out: measured at 39 MB over the wasm memory with f16. A regression bound, not the budget.
         expect(peak - empty.peak - result.wasmBytes).toBeLessThan(48 * 2 ** 20);

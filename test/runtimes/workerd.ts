@@ -93,10 +93,14 @@ export interface RunningWorkerd {
   stop(): Promise<void>;
 }
 
-/** Starts workerd on `config` and waits (at most `timeoutMs`) until it answers HTTP on the port. */
-export async function startWorkerd(config: string, port: number, timeoutMs = 30_000): Promise<RunningWorkerd> {
+/**
+ * Starts workerd on `config` and waits (at most `timeoutMs`) until it answers HTTP on the port; with
+ * `inspectorPort`, the DevTools inspector listens there.
+ */
+export async function startWorkerd(config: string, port: number, timeoutMs = 30_000, inspectorPort?: number): Promise<RunningWorkerd> {
   const t0 = performance.now();
-  const child = spawn(WORKERD, ["serve", config], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  const args = ["serve", config, ...(inspectorPort === undefined ? [] : ["-i", `127.0.0.1:${inspectorPort}`])];
+  const child = spawn(WORKERD, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   let exited = false;
