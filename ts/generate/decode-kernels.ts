@@ -10,7 +10,7 @@ import { EtscKernelHandle, OnlineKernelHandle } from "./conv-state.js";
 
 /**
  * Smallest length bucket. Kernels and states grow with the bucket: the paper-shaped LM (7 layers × 1536 channels)
- * grew wasm memory by 5.7 MiB for its first decoded token at 64 against 38 MiB at 256, which decides whether a
+ * grew wasm memory by 5.7 MiB for its first decoded token at 64 against 23 MiB at 256, which decides whether a
  * short generation fits a Worker's 128 MB next to 97 MB of f16 weights. Outgrowing a bucket costs one kernel build
  * and one re-prefill of the histories, O(cap log cap) per doubling, so small buckets cost little time.
  */

@@ -43,9 +43,9 @@ fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: 
     }
 }
 
-/// Per group of eight channels of strip `s`: the inputs zero-padded to `2u`, times the precomputed spectra of
-/// `(0, T_1..T_{2u-1})`. The circular product is exact on the upper half, where the lags `u+s-j` run over
-/// `1..2u-1` without wrapping. Groups that are all padding are skipped.
+/// Per group of eight channels of strip `s`: the inputs zero-padded to `2u`, times the spectra of
+/// `(0, T_1..T_{2u-1})`, cached or computed now. The circular product is exact on the upper half, where the lags
+/// `u+s-j` run over `1..2u-1` without wrapping. Groups that are all padding are skipped.
 fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, skip: usize, scratch: &mut FftScratch) {
     let w = strip_width(kernel.channels(), s);
     let len = 2 * u;
@@ -54,14 +54,22 @@ fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u:
     let level = kernel.block_level(u);
     let (past, future) = slab.split_at_mut(m * STRIP);
     let inputs = &past[(m - u) * STRIP..];
-    let (buf, work) = (&mut scratch.buf[..len], &mut scratch.work[..len]);
+    let FftScratch { buf, work, spectra: fresh } = scratch;
+    let (buf, work, fresh) = (&mut buf[..len], &mut work[..len], &mut fresh[..per]);
     for g in 0..w.div_ceil(GROUP) {
+        let gi = s * (STRIP / GROUP) + g;
+        let spectra = match level {
+            Some(level) => &level[gi * per..][..per],
+            None => {
+                kernel.group_block_spectra(gi, u, buf, work, fresh);
+                &*fresh
+            }
+        };
         let lane0 = g * GROUP;
         for (j, z) in buf[..u].iter_mut().enumerate() {
             *z = load_group(inputs, j * STRIP, STRIP, lane0);
         }
         buf[u..].fill(C4::zero());
-        let spectra = &level[(s * (STRIP / GROUP) + g) * per..][..per];
         lane_conv::convolve(fft, buf, work, spectra);
         for (i, &z) in buf[u + skip..].iter().enumerate() {
             add_group(future, (skip + i) * STRIP, STRIP, lane0, z);

@@ -10,7 +10,7 @@ pub(crate) struct FftScratch {
     pub(crate) buf: Vec<C4>,
     /// The FFT's ping-pong buffer.
     pub(crate) work: Vec<C4>,
-    /// The prefill's kernel spectra for one group.
+    /// Kernel spectra of one group: the prefill's, and those of blocks too large to cache.
     pub(crate) spectra: Vec<f32>,
 }
 
