@@ -24,7 +24,6 @@ import { type StagedDType, type StagedWeights, type StagingTarget, halfToNumber 
 
 type F32 = Tensor<"float32">;
 
-
 /** Options of weight binding. */
 export interface BindOptions {
   /**
