@@ -103,24 +103,30 @@ export function describeKernelChecks(build: "simd" | "scalar"): void {
       expect(backendInfo()?.build).toBe(build);
     });
 
-    it("matmul (f32 and f16 weights, with bias) matches float64", () => {
-      const [m, k, n] = [7, 37, 19];
-      const xs = values(m * k, 1), ws = values(n * k, 2), bs = values(n, 3);
-      const x = Tensor.from(xs, [m, k]), w = Tensor.from(ws, [n, k]), b = Tensor.from(bs, [n]);
+    it("matmul (f32 and f16 weights, with bias) matches float64, for decode-sized and prefill-sized inputs", () => {
+      const [k, n] = [37, 19];
+      const ws = values(n * k, 2), bs = values(n, 3);
+      const w = Tensor.from(ws, [n, k]), b = Tensor.from(bs, [n]);
       const w16 = f32ToF16(w);
       const w16f = f16ToF32(w16).toArray();
-      for (const [weights, wv] of [[w, ws], [w16, w16f]] as const) {
-        const y = matmul(x, weights, b);
-        const want = new Float64Array(m * n);
-        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-          let s = bs[j]!;
-          for (let p = 0; p < k; p++) s += xs[i * k + p]! * wv[j * k + p]!;
-          want[i * n + j] = s;
+      // m <= 4 reads f16 weights directly; larger m widens them into panels first.
+      for (const m of [1, 3, 7]) {
+        const xs = values(m * k, 1);
+        const x = Tensor.from(xs, [m, k]);
+        for (const [weights, wv] of [[w, ws], [w16, w16f]] as const) {
+          const y = matmul(x, weights, b);
+          const want = new Float64Array(m * n);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+            let s = bs[j]!;
+            for (let p = 0; p < k; p++) s += xs[i * k + p]! * wv[j * k + p]!;
+            want[i * n + j] = s;
+          }
+          expect(maxAbsDiff(y.toArray(), want)).toBeLessThan(1e-5);
+          y.dispose();
         }
-        expect(maxAbsDiff(y.toArray(), want)).toBeLessThan(1e-5);
-        y.dispose();
+        x.dispose();
       }
-      for (const t of [x, w, b, w16]) t.dispose();
+      for (const t of [w, b, w16]) t.dispose();
     });
 
     it("int8 weights: quantization within half a step, matmul (m = 1 and m > 2) and embedding match float64", () => {

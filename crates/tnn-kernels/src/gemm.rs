@@ -7,12 +7,22 @@
 //! into blocks of `KC`, `x` into blocks of `MC` rows (L2-resident) and copies each `NC × KC` block of `w` into a
 //! contiguous stack panel (L1/L2-resident) that all rows of the `x` block pass over.
 //!
-//! The half-precision form widens each block of `w` into that panel and runs the same f32 microkernel.
-//!
 //! Tile and block sizes were chosen by timing the simd128 build in Node 20 on the development machine (one core):
 //! 2×4 tiles (8 accumulators, fitting V8's 16 xmm registers with the operands) ran 46 GFLOP/s on cache-resident
 //! 64×64×1536, against 34 for 4×4 (spills), 34 for 3×4 and 31 for 2×6; with the x blocking and packed panels,
 //! 512×512×1536 ran 44–50 GFLOP/s (about the simd128 multiply-add peak of that machine) against 21 without.
+//!
+//! The half-precision form, `gemm_f16`, has two paths. Up to `m = 4` rows of `x` (decoding, and short prefills) it
+//! reads the halves in place and widens them in registers, eight at a time, one row of `w` against all rows of `x`:
+//! simd128 has no f16 conversion, so [`F32x4::load_f16x8_ptr`] builds the f32 bits with about 11 integer and float
+//! ops, and sharing them among the rows of `x` is what makes the path pay beyond `m = 1`. From `m = 5` it widens
+//! each block of `w` once into the panel above and runs the f32 microkernel, whose 2×4 tiles then win.
+//!
+//! Timed like the rest (Node 20, simd128, one core of a shared AMD EPYC), `k = 512, n = 1536`, GFLOP/s of the direct
+//! path against the panel path, cache-resident: 15 against 7.5 (`m = 1`), 22 against 14, 24 against 18, 23 against
+//! 22 (`m = 4`), 20 against 25 (`m = 5`); cycling through 96 MB of such matrices: 14.5 against 5.3, 21 against 10,
+//! 24 against 13, 22 against 17 (`m = 4`), 20 against 19 (`m = 5`). At `m = 1` the widening bounds it: leaving out
+//! the inf/NaN fix-up (4 of the 11 ops) ran 21 cache-resident, with an earlier tiling that ran 15 with it.
 
 // Register tiles are indexed arrays: index loops say which accumulator meets which operand.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
@@ -297,6 +307,10 @@ pub unsafe fn gemm_f16_ptr(x: *const f32, w16: *const u16, b: *const f32, y: *mu
         gemm_ptr(x, core::ptr::null(), b, y, m, 0, n);
         return;
     }
+    if m <= F16_DIRECT_MAX_ROWS {
+        direct_f16(x, w16, b, y, m, k, n);
+        return;
+    }
     packed(x, m, k, n, b, y, |panel, j0, nb, k0, kc| {
         for r in 0..nb {
             let src = w16.add((j0 + r) * k + k0);
@@ -312,6 +326,82 @@ pub unsafe fn gemm_f16_ptr(x: *const f32, w16: *const u16, b: *const f32, y: *mu
             }
         }
     });
+}
+
+/// Rows of `x` up to which [`gemm_f16`] reads the halves in place, widening them in registers, rather than widening
+/// each block once into the shared f32 panel (measured: see the module doc).
+const F16_DIRECT_MAX_ROWS: usize = 4;
+/// Rows of `x` that share each widened vector of `w`: 4 × 2 accumulators, the widening's 4 constants and its
+/// temporaries nearly fit V8's 16 xmm registers (it spills a few `x` vectors).
+const F16_R: usize = 4;
+/// Halves widened per step ([`F32x4::load_f16x8_ptr`]).
+const F16_STEP: usize = 8;
+
+/// `gemm_f16` for few rows of `x`: one row of `w` at a time against up to `F16_R` rows of `x`, over all of `k`.
+///
+/// Taking a single row of `w` per tile (rather than the 2 × 4 tiles of the f32 microkernel) reads `w` strictly in
+/// address order, which the hardware prefetcher follows best: tiles that interleave 2 or 4 rows of `w` ran 18–21
+/// GFLOP/s cache-resident at `m = 2`, as single rows do, but streamed from memory at anywhere from 9 to 17 depending
+/// on incidental code generation (one build differed only in an unrelated constant), against 21 for single rows.
+/// The `x` rows stay in L1, and each row of `w` is in L1 for every group of `x` rows after the first.
+///
+/// # Safety
+/// As for [`gemm_f16_ptr`]; `k > 0`.
+unsafe fn direct_f16(x: *const f32, w16: *const u16, b: *const f32, y: *mut f32, m: usize, k: usize, n: usize) {
+    for j in 0..n {
+        let wj = w16.add(j * k);
+        let bj = if b.is_null() { 0.0 } else { *b.add(j) };
+        let mut i = 0;
+        while i < m {
+            let rows = F16_R.min(m - i);
+            macro_rules! go {
+                ($r:literal) => {{
+                    let d = f16_dots::<$r>(x.add(i * k), wj, k);
+                    for r in 0..$r {
+                        *y.add((i + r) * n + j) = bj + d[r];
+                    }
+                }};
+            }
+            match rows {
+                4 => go!(4),
+                3 => go!(3),
+                2 => go!(2),
+                _ => go!(1),
+            }
+            i += rows;
+        }
+    }
+}
+
+/// The `R` dot products of rows `x[r·k..(r+1)·k]` with one row `w[..k]` of halves, each step widening 8 halves once
+/// for all `R` rows; the last `k % 8` go through the scalar conversion.
+///
+/// Each row keeps two accumulators (low and high halves of a step), so that a single row of `x` is not bound by the
+/// latency of one chain of additions.
+///
+/// # Safety
+/// `x` readable for `R` rows of `k` f32 (stride `k`), `w` for `k` u16.
+#[inline(always)]
+unsafe fn f16_dots<const R: usize>(x: *const f32, w: *const u16, k: usize) -> [f32; R] {
+    let mut lo = [F32x4::zero(); R];
+    let mut hi = [F32x4::zero(); R];
+    let mut p = 0;
+    while p + F16_STEP <= k {
+        let (wl, wh) = F32x4::load_f16x8_ptr(w.add(p));
+        for r in 0..R {
+            lo[r] = F32x4::load_ptr(x.add(r * k + p)).mul_add(wl, lo[r]);
+            hi[r] = F32x4::load_ptr(x.add(r * k + p + LANES)).mul_add(wh, hi[r]);
+        }
+        p += F16_STEP;
+    }
+    let mut out = [0.0f32; R];
+    for r in 0..R {
+        out[r] = (lo[r] + hi[r]).reduce_sum();
+        for q in p..k {
+            out[r] += *x.add(r * k + q) * f16_bits_to_f32(*w.add(q));
+        }
+    }
+    out
 }
 
 /// Reference GEMM: the textbook triple loop, summing `k` in order.
