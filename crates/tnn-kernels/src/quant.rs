@@ -14,13 +14,13 @@
 //! Widening eight bytes is one `i16x8.load8x8_s`, two `i32x4.extend_*_i16x8_s` and two `f32x4.convert_i32x4_s` in
 //! simd128 (`F32x4::load_i8x8_ptr`, with a portable twin for host tests).
 //!
-//! Timed in Node 20 (simd128, one core of a shared AMD EPYC), `m = 1, k = 512, n = 1536`: 23 GFLOP/s with the
-//! weights cache-resident (f32 `gemm` 40, `gemm_f16` 7.5), and 20–22 GFLOP/s cycling through 96 MB of such
-//! matrices, where f32 falls to 7.4 and f16 to 5.4: the widening is ALU-bound at about 10 vector ops per 8
-//! weights, the f32 path memory-bound. Placing each byte in the top of an i32 lane with one swizzle (skipping the
-//! sign extension) ran slower, 16 GFLOP/s: LLVM turns the constant swizzle into a two-input `i8x16.shuffle`. Eight
-//! rows per tile gained nothing. Packing from `m = 3` ran 33 GFLOP/s there against 24 for three GEMVs; at
-//! `m = 2` cache-resident runs were too noisy to separate them and two GEMVs led when streaming (22 against 17.5).
+//! Timed in Node 20 (simd128, one core of a shared AMD EPYC; `node benches/gemv.mjs`), `m = 1, k = 512, n = 1536`: 23
+//! GFLOP/s with the weights cache-resident (f32 `gemm` 40, `gemm_f16` then 7.5), and 20–22 GFLOP/s cycling through 96
+//! MB of such matrices, where f32 falls to 7.4 and f16 to 5.4: the widening is ALU-bound at about 10 vector ops per 8
+//! weights, the f32 path memory-bound. Placing each byte in the top of an i32 lane with one swizzle (skipping the sign
+//! extension) ran slower, 16 GFLOP/s: LLVM turns the constant swizzle into a two-input `i8x16.shuffle`. Eight rows per
+//! tile gained nothing. Packing from `m = 3` ran 33 GFLOP/s there against 24 for three GEMVs; at `m = 2` cache-resident
+//! runs were too noisy to separate them and two GEMVs led when streaming (22 against 17.5).
 
 // Tiles are indexed arrays: index loops say which accumulator meets which operand.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]

@@ -275,36 +275,3 @@ fn embedding_i8_checks_table() {
     let mut y = [0.0; 4];
     embedding_i8(&[0; 7], &[1.0; 4], &[1, 0], 2, 1.0, &mut y);
 }
-
-/// Throwaway timing, not a benchmark: `cargo test --release -p tnn-kernels --test quant -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn time_gemv_i8_f16_f32() {
-    use std::time::Instant;
-    use tnn_kernels::f16::f32_to_f16_bits;
-    use tnn_kernels::gemm::{gemm, gemm_f16};
-    let (k, n) = (512, 1536);
-    let mut rng = Rng::new(7);
-    let w = rng.vec(n * k, -0.5, 0.5);
-    let w16: Vec<u16> = w.iter().map(|&v| f32_to_f16_bits(v)).collect();
-    let (q, s) = quantize(&w, n, k);
-    let b = rng.vec(n, -1.0, 1.0);
-    for m in [1, 2, 3, 4, 8, 64] {
-        let x = rng.vec(m * k, -1.0, 1.0);
-        let mut y = vec![0.0f32; m * n];
-        let flop = 2.0 * (m * k * n) as f64;
-        let reps = (200_000_000.0 / flop).ceil() as usize;
-        let mut time = |name: &str, f: &mut dyn FnMut(&mut [f32])| {
-            f(&mut y);
-            let t = Instant::now();
-            for _ in 0..reps {
-                f(&mut y);
-            }
-            let dt = t.elapsed().as_secs_f64() / reps as f64;
-            println!("m={m} k={k} n={n} {name:9} {:7.2} GFLOP/s ({:.1} us)", flop / dt * 1e-9, dt * 1e6);
-        };
-        time("gemm_i8", &mut |y| gemm_i8(&x, &q, &s, Some(&b), y, m, k, n));
-        time("gemm_f16", &mut |y| gemm_f16(&x, &w16, Some(&b), y, m, k, n));
-        time("gemm", &mut |y| gemm(&x, &w, Some(&b), y, m, k, n));
-    }
-}
