@@ -4,22 +4,8 @@
 use tnn_kernels::etsc::{EtscKernel, EtscState};
 use tnn_kernels::online_conv::{NaiveConvState, OnlineKernel};
 
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f32 {
-        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn fill(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.uniform()).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 /// Per-channel decays; the last channel has none at all.
 fn gammas(c: usize) -> Vec<f32> {
@@ -60,8 +46,8 @@ fn run_etsc(kernel: &EtscKernel, v: &[f32], n0: usize, total: usize) -> Vec<f32>
 fn etsc_matches_naive_decayed_convolution_within_window() {
     for &c in &[1usize, 5, 16] {
         for &window in &[1usize, 2, 7, 64, 255, 512] {
-            let mut rng = Rng(window as u64 * 31 + c as u64);
-            let undecayed = rng.fill(window * c);
+            let mut rng = Rng::new(window as u64 * 31 + c as u64);
+            let undecayed = rng.vec(window * c, -1.0, 1.0);
             let gamma = gammas(c);
             let etsc = EtscKernel::new(&undecayed, &gamma, window, c);
 
@@ -74,7 +60,7 @@ fn etsc_matches_naive_decayed_convolution_within_window() {
                 }
             }
             let online_kernel = OnlineKernel::new(&decayed, cap, c);
-            let v = rng.fill(window * c);
+            let v = rng.vec(window * c, -1.0, 1.0);
             let reference = direct_f64(|k, ch| decayed[k * c + ch] as f64, &v, window, c);
 
             let mut naive = NaiveConvState::new(&online_kernel);
@@ -100,8 +86,8 @@ fn beyond_its_window_etsc_realises_the_decayed_periodic_kernel() {
     // with that kernel built independently of the modes.
     let c = 5;
     for &window in &[16usize, 33, 40] {
-        let mut rng = Rng(500 + window as u64);
-        let undecayed = rng.fill(window * c);
+        let mut rng = Rng::new(500 + window as u64);
+        let undecayed = rng.vec(window * c, -1.0, 1.0);
         let gamma = gammas(c);
         let etsc = EtscKernel::new(&undecayed, &gamma, window, c);
         let periodic = |k: usize, ch: usize| {
@@ -114,7 +100,7 @@ fn beyond_its_window_etsc_realises_the_decayed_periodic_kernel() {
             t * (gamma[ch] as f64).powi(k as i32)
         };
         let total = 5 * window + 3;
-        let v = rng.fill(total * c);
+        let v = rng.vec(total * c, -1.0, 1.0);
         let reference = direct_f64(periodic, &v, total, c);
         // The prefill works in chunks of the next power of two at or above N; cross their edges, then step on.
         let chunk = window.next_power_of_two();
@@ -135,10 +121,10 @@ fn beyond_its_window_etsc_realises_the_decayed_periodic_kernel() {
 #[test]
 fn reset_and_prefill_rules() {
     let (window, c) = (8usize, 2usize);
-    let mut rng = Rng(11);
-    let undecayed = rng.fill(window * c);
+    let mut rng = Rng::new(11);
+    let undecayed = rng.vec(window * c, -1.0, 1.0);
     let etsc = EtscKernel::new(&undecayed, &[0.9, 1.0], window, c);
-    let v = rng.fill(window * c);
+    let v = rng.vec(window * c, -1.0, 1.0);
     let first = run_etsc(&etsc, &v, 3, window);
     let mut state = EtscState::new(&etsc);
     let mut y = vec![0.0f32; window * c];

@@ -2,24 +2,8 @@
 
 use tnn_kernels::online_conv::{DecodeError, NaiveConvState, OnlineConvState, OnlineKernel};
 
-/// SplitMix64: a dependency-free, seedable source of test data.
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    fn uniform(&mut self) -> f32 {
-        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn fill(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.uniform()).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 /// Random coefficients `T_k = r_k · λ_c^k`, with per-channel decays spread from fast (0.99) to very slow
 /// (0.9999) so that long lags still matter.
@@ -28,7 +12,7 @@ fn decayed_coeffs(rng: &mut Rng, cap: usize, c: usize) -> Vec<f32> {
     let mut t = vec![0.0f32; cap * c];
     for k in 0..cap {
         for ch in 0..c {
-            t[k * c + ch] = (rng.uniform() as f64 * lambdas[ch].powi(k as i32)) as f32;
+            t[k * c + ch] = (rng.uniform(-1.0, 1.0) as f64 * lambdas[ch].powi(k as i32)) as f32;
         }
     }
     t
@@ -86,12 +70,12 @@ fn online_steps_match_naive_and_float64_for_3000_steps() {
     let cap = 4096;
     // 37 channels: two full strips of 16 and a partial one.
     for &c in &[1usize, 5, 16, 37] {
-        let mut rng = Rng(1000 + c as u64);
+        let mut rng = Rng::new(1000 + c as u64);
         let coeffs = decayed_coeffs(&mut rng, cap, c);
         let kernel = OnlineKernel::new(&coeffs, cap, c);
         for &n0 in &[0usize, 1, 7, 100, 1000] {
             let total = n0 + 3000;
-            let v = rng.fill(total * c);
+            let v = rng.vec(total * c, -1.0, 1.0);
             let reference = direct_f64(&coeffs, &v, total, c);
             let online = run_online(&kernel, &v, n0, total);
             let naive = run_naive(&kernel, &v, n0, total);
@@ -111,10 +95,10 @@ fn every_position_up_to_cap_is_exact_for_each_prefill_length() {
     // Every prefill length seeds a different set of straddling blocks; walk them all on a small bucket,
     // including prefills that fill the bucket completely.
     let (cap, c) = (128usize, 19usize);
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let coeffs = decayed_coeffs(&mut rng, cap, c);
     let kernel = OnlineKernel::new(&coeffs, cap, c);
-    let v = rng.fill(cap * c);
+    let v = rng.vec(cap * c, -1.0, 1.0);
     let reference = direct_f64(&coeffs, &v, cap, c);
     for n0 in 0..=cap {
         let y = run_online(&kernel, &v, n0, cap);
@@ -127,10 +111,10 @@ fn every_position_up_to_cap_is_exact_for_each_prefill_length() {
 fn tiny_buckets_work() {
     for cap in [1usize, 2, 4] {
         let c = 3;
-        let mut rng = Rng(cap as u64);
+        let mut rng = Rng::new(cap as u64);
         let coeffs = decayed_coeffs(&mut rng, cap, c);
         let kernel = OnlineKernel::new(&coeffs, cap, c);
-        let v = rng.fill(cap * c);
+        let v = rng.vec(cap * c, -1.0, 1.0);
         let reference = direct_f64(&coeffs, &v, cap, c);
         for n0 in 0..=cap {
             let e = rel_err(&run_online(&kernel, &v, n0, cap), &reference);
@@ -143,11 +127,11 @@ fn tiny_buckets_work() {
 fn prefill_outputs_match_direct_float64_product() {
     let cap = 2048;
     for &c in &[1usize, 5, 16, 37] {
-        let mut rng = Rng(50 + c as u64);
+        let mut rng = Rng::new(50 + c as u64);
         let coeffs = decayed_coeffs(&mut rng, cap, c);
         let kernel = OnlineKernel::new(&coeffs, cap, c);
         for &n in &[1usize, 2, 7, 32, 33, 100, 1000, 2048] {
-            let v = rng.fill(n * c);
+            let v = rng.vec(n * c, -1.0, 1.0);
             let reference = direct_f64(&coeffs, &v, n, c);
             let mut y = vec![0.0f32; n * c];
             OnlineConvState::new(&kernel).prefill(&kernel, &v, n, &mut y).unwrap();
@@ -164,11 +148,11 @@ fn prefill_outputs_match_direct_float64_product() {
 #[test]
 fn reset_state_decodes_a_new_sequence_exactly() {
     let (cap, c) = (512usize, 4usize);
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let coeffs = decayed_coeffs(&mut rng, cap, c);
     let kernel = OnlineKernel::new(&coeffs, cap, c);
     let mut state = OnlineConvState::new(&kernel);
-    let first = rng.fill(300 * c);
+    let first = rng.vec(300 * c, -1.0, 1.0);
     let mut y = vec![0.0f32; 300 * c];
     state.prefill(&kernel, &first[..50 * c], 50, &mut y[..50 * c]).unwrap();
     for t in 50..300 {
@@ -176,7 +160,7 @@ fn reset_state_decodes_a_new_sequence_exactly() {
     }
     state.reset();
     assert_eq!(state.position(), 0);
-    let second = rng.fill(cap * c);
+    let second = rng.vec(cap * c, -1.0, 1.0);
     let mut y2 = vec![0.0f32; cap * c];
     state.prefill(&kernel, &second[..10 * c], 10, &mut y2[..10 * c]).unwrap();
     for t in 10..cap {
@@ -192,10 +176,10 @@ fn reset_state_decodes_a_new_sequence_exactly() {
 #[test]
 fn stepping_past_cap_is_an_error() {
     let (cap, c) = (64usize, 2usize);
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let coeffs = decayed_coeffs(&mut rng, cap, c);
     let kernel = OnlineKernel::new(&coeffs, cap, c);
-    let v = rng.fill(cap * c);
+    let v = rng.vec(cap * c, -1.0, 1.0);
     let mut y = vec![0.0f32; cap * c];
     let mut y1 = [0.0f32; 2];
 
@@ -214,7 +198,7 @@ fn stepping_past_cap_is_an_error() {
     let mut online = OnlineConvState::new(&kernel);
     online.prefill(&kernel, &v, cap, &mut y).unwrap();
     assert_eq!(online.step(&kernel, &v[..c], &mut y1), past);
-    let long = rng.fill((cap + 1) * c);
+    let long = rng.vec((cap + 1) * c, -1.0, 1.0);
     let mut y_long = vec![0.0f32; (cap + 1) * c];
     let mut fresh = OnlineConvState::new(&kernel);
     assert_eq!(
