@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Tensor, WeightsFormatError, init, memoryBytes } from "../ts/core/index.js";
-import { type TnnForCausalLM, loadModel } from "../ts/models/index.js";
+import { type TnnForCausalLM, loadModel, readSafetensorsHeaderOf } from "../ts/models/index.js";
 import { type SnakeConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
 import { type RawTensor, writeSafetensors } from "./helpers/safetensors-writer.js";
@@ -174,6 +174,18 @@ describe("streamed loading", () => {
     // The header is a few KB; the file is over 4 MB.
     expect(stats.pulls).toBeLessThan(5);
     expect(stats.cancelled).toBe(true);
+  });
+
+  it("readSafetensorsHeaderOf reads the header and stops: the data is never pulled", async () => {
+    const big = lmConfig({ d_model: 128, glu_dim: 128, vocab_size: 8192 });
+    const file = writeSafetensors(randomStateDict(big, 37));
+    const { stream, stats } = chunkedStream(file, [4096]);
+    const header = await readSafetensorsHeaderOf(stream);
+    expect(header.get("decoder.embed_tokens.weight")?.shape).toEqual([8192, 128]);
+    expect(header.dataBytes).toBe(file.length - 8 - new DataView(file.buffer).getUint32(0, true));
+    expect(stats.pulls).toBeLessThan(5);
+    expect(stats.cancelled).toBe(true);
+    expect(await errorOf(readSafetensorsHeaderOf(chunkedStream(file.subarray(0, 100), [64]).stream))).toBeInstanceOf(WeightsFormatError);
   });
 
   it("an error status is a WeightsFormatError", async () => {

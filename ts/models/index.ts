@@ -4,7 +4,8 @@ export {
   inferFromWeights, checkConfigAgainstWeights, mixerChannels, bodyPrefix,
 } from "./config.js";
 export {
-  SafetensorsFile, SafetensorsHeader, parseSafetensors, parseSafetensorsHeader, readSafetensors, MAX_HEADER_BYTES,
+  SafetensorsFile, SafetensorsHeader, parseSafetensors, parseSafetensorsHeader, readSafetensors, readSafetensorsHeaderOf,
+  MAX_HEADER_BYTES,
   type SafetensorsDType, type SafetensorsTensor, type SafetensorsTensorInfo,
 } from "./safetensors.js";
 export { type WeightsSource, readSourceBytes } from "./weights-source.js";

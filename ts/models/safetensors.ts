@@ -5,7 +5,7 @@
  * @module
  */
 import { WeightsFormatError } from "../core/errors.js";
-import { type ChunkReader, type WeightsSource, readSourceBytes } from "./weights-source.js";
+import { ChunkReader, type WeightsSource, openByteStream, readSourceBytes } from "./weights-source.js";
 
 /** Element types safetensors defines, with their sizes in bytes. */
 const DTYPE_BYTES = {
@@ -192,6 +192,20 @@ export function parseSafetensors(data: Uint8Array | ArrayBuffer): SafetensorsFil
     tensors.set(e.name, Object.freeze({ ...e, bytes: bytes.subarray(dataStart + e.begin, dataStart + e.end) }));
   }
   return new SafetensorsFile(tensors, metadata, dataBytes);
+}
+
+/**
+ * Reads just the header of a safetensors file from any {@link WeightsSource}: names, dtypes, shapes and offsets,
+ * without reading (or, for streams, downloading) the tensor data.
+ * @throws {WeightsFormatError} the source cannot be read or the header is not valid
+ */
+export async function readSafetensorsHeaderOf(source: WeightsSource): Promise<SafetensorsHeader> {
+  const reader = new ChunkReader(await openByteStream(source));
+  try {
+    return await readSafetensorsHeader(reader);
+  } finally {
+    await reader.close();
+  }
 }
 
 /**

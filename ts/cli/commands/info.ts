@@ -4,7 +4,7 @@
  */
 import { statSync } from "node:fs";
 import { configToJSON } from "../../models/config.js";
-import { readSafetensors } from "../../models/safetensors.js";
+import { readSafetensorsHeaderOf } from "../../models/safetensors.js";
 import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
 import { type CliIO } from "../io.js";
 import { loadModelFiles, modelFiles } from "../model-files.js";
@@ -37,7 +37,7 @@ export async function infoCommand(argv: readonly string[], io: CliIO): Promise<n
   // Loading checks the config against every tensor; the counts come from the file itself.
   const model = await loadModelFiles(files);
   try {
-    const file = await readSafetensors(files.weights);
+    const file = await readSafetensorsHeaderOf(files.weights);
     let parameters = 0;
     // The decays λ are stored as parameters but frozen (never trained); PyTorch's trainable count leaves them out.
     let frozen = 0;
