@@ -238,7 +238,7 @@ export class WeightStager {
     const { info, target } = cur;
     if (target === undefined) return;
     if (target === "host") {
-      this.#staged.putHost(info.name, hostFloats(cur.host!, info.dtype));
+      this.#staged.putHost(info.name, floatsOf(cur.host!, info.dtype));
       return;
     }
     if (cur.quant) {
@@ -343,7 +343,7 @@ function convert(raw: Tensor<"float32" | "float16">, fileDType: string, target: 
 }
 
 /** Little-endian F32, F16 or BF16 bytes as float32 values. */
-function hostFloats(bytes: Uint8Array, dtype: string): Float32Array {
+export function floatsOf(bytes: Uint8Array, dtype: string): Float32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === "F32") return Float32Array.from({ length: bytes.length / 4 }, (_, i) => dv.getFloat32(4 * i, true));
   const out = new Float32Array(bytes.length / 2);
@@ -357,7 +357,7 @@ function hostFloats(bytes: Uint8Array, dtype: string): Float32Array {
 }
 
 /** The value of IEEE half bits `h`. */
-export function halfToNumber(h: number): number {
+function halfToNumber(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const ex = (h >> 10) & 0x1f;
   const m = h & 0x3ff;

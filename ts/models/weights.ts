@@ -20,7 +20,7 @@ import { type StateDictView, type TnnConfig, bodyPrefix, mixerChannels } from ".
 import { type EncoderParts } from "./encoder.js";
 import { MlmHead } from "./mlm-head.js";
 import { type SafetensorsHeader, type SafetensorsTensor } from "./safetensors.js";
-import { type StagedDType, type StagedWeights, type StagingTarget, halfToNumber } from "./weight-stager.js";
+import { type StagedDType, type StagedWeights, type StagingTarget, floatsOf } from "./weight-stager.js";
 
 type F32 = Tensor<"float32">;
 
@@ -159,18 +159,8 @@ export function stateDictView(file: SafetensorsHeader, staged?: StagedWeights): 
       if (!t) return undefined;
       if (!("bytes" in t)) return staged?.host(name)?.[0];
       const bytes = (t as SafetensorsTensor).bytes;
-      if (bytes.length < 2) return undefined;
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      switch (t.dtype) {
-        case "F32":
-          return bytes.length >= 4 ? dv.getFloat32(0, true) : undefined;
-        case "BF16":
-          return new Float32Array(new Uint32Array([dv.getUint16(0, true) << 16]).buffer)[0];
-        case "F16":
-          return halfToNumber(dv.getUint16(0, true));
-        default:
-          return undefined;
-      }
+      const size = t.dtype === "F32" ? 4 : t.dtype === "F16" || t.dtype === "BF16" ? 2 : 0;
+      return size > 0 && bytes.length >= size ? floatsOf(bytes.subarray(0, size), t.dtype)[0] : undefined;
     },
   };
 }
