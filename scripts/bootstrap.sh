@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings a fresh machine to a built tree: the wasm toolchain (Debian packages, or rustup's wasm32 target when it is
-# already there), wasm-bindgen and wasm-pack, npm packages, then the wasm and TypeScript builds. Every step is
+# already there), npm packages, then the wasm and TypeScript builds. Every step is
 # skipped when its result is already present, so running it again costs a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,19 +36,9 @@ if ! have cargo; then
   exit 1
 fi
 
-# 2. wasm-bindgen CLI at exactly the version in Cargo.lock, and wasm-pack.
+# 2. No wasm-bindgen CLI to install: scripts/build-wasm.mjs builds the workspace's own (crates/tnn-bindgen) from
+#    Cargo.lock. wasm-pack is used when it is already installed (the rustup route), never installed from here.
 export PATH="$HOME/.cargo/bin:$PATH"
-wb_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
-if ! (have wasm-bindgen && wasm-bindgen --version | grep -q " $wb_version\$"); then
-  log "cargo install wasm-bindgen-cli $wb_version (a few minutes, once)"
-  cargo install -q wasm-bindgen-cli --version "=$wb_version" --locked
-fi
-# wasm-pack drives the rustup route only: it refuses a sysroot without the wasm32 target, which the -Zbuild-std route
-# never has (scripts/build-wasm.mjs runs cargo and wasm-bindgen itself there).
-if [ "$rustup_wasm" = true ] && ! have wasm-pack; then
-  log "cargo install wasm-pack (a few minutes, once)"
-  cargo install -q wasm-pack --locked
-fi
 
 # 2b. Debian's Chromium for the browser runtime test (test/runtime-chromium.test.ts drives it with playwright-core;
 #     a downloaded browser is never used). Optional: without root or apt, only that test fails, with this hint.

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds crates/tnn-wasm twice, as a simd128 module and as a scalar module, with wasm-pack where it works offline.
+// Builds crates/tnn-wasm twice, as a simd128 module and as a scalar module (with wasm-pack where it is installed and
+// can serve), and the wasm-bindgen step with the workspace's own crates/tnn-bindgen.
 // Outputs: pkg/simd/tnn.js + tnn_bg.wasm and pkg/scalar/tnn.js + tnn_bg.wasm (both gitignored).
 //
 // Two toolchains are supported because our CI machines cannot download the wasm32 standard library:
@@ -7,8 +8,8 @@
 // - Debian's rustc-web + rust-web-src: std is rebuilt from source (-Zbuild-std), see shared/docs/toolchain.md.
 // Nothing is rebuilt when the outputs are newer than every Rust source and manifest.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync, mkdirSync } from "node:fs";
-import { join, dirname } from "node:path";
+import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from "node:fs";
+import { delimiter, join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -69,11 +70,24 @@ function detectToolchain() {
   );
 }
 
-function wasmBindgenVersionWanted() {
-  const lock = sh("cat", [join(root, "Cargo.lock")]);
-  const m = lock.match(/name = "wasm-bindgen"\nversion = "([^"]+)"/);
-  if (!m) throw new Error("wasm-bindgen not found in Cargo.lock");
-  return m[1];
+/**
+ * Builds the workspace's own `wasm-bindgen` (crates/tnn-bindgen) for the host and returns its path. It is compiled
+ * from Cargo.lock like every other crate, so no separately installed wasm-bindgen-cli is needed, and a fresh clone
+ * (empty target/) proves on every CI run that it still builds from the registry.
+ */
+function buildBindgen() {
+  console.error("wasm: cargo build --release -p tnn-bindgen (the wasm-bindgen CLI, from Cargo.lock)");
+  // The host build must not see the wasm toolchain's RUSTC or RUSTFLAGS.
+  const env = { ...process.env };
+  for (const k of ["RUSTC", "RUSTFLAGS", "RUSTC_BOOTSTRAP", "CARGO_TARGET_DIR"]) delete env[k];
+  execFileSync("cargo", ["build", "--release", "--locked", "-q", "-p", "tnn-bindgen"], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+  const bin = join(root, "target", "release", "wasm-bindgen");
+  const lock = readFileSync(join(root, "Cargo.lock"), "utf8").match(/name = "wasm-bindgen"\nversion = "([^"]+)"/);
+  const have = sh(bin, ["--version"]);
+  if (!lock || have !== `wasm-bindgen ${lock[1]}`) {
+    throw new Error(`crates/tnn-bindgen says "${have}" but Cargo.lock links wasm-bindgen ${lock?.[1]}; keep their versions equal`);
+  }
+  return bin;
 }
 
 function build() {
@@ -88,21 +102,18 @@ function build() {
   }
   const tc = detectToolchain();
   console.error(`wasm: toolchain ${tc.name}`);
-  const wb = wasmBindgenVersionWanted();
-  const have = tryRun("wasm-bindgen", ["--version"]);
-  if (!have || !have.includes(wb)) {
-    throw new Error(`wasm-bindgen CLI ${wb} is needed (found: ${have ?? "none"}). Run: cargo install wasm-bindgen-cli --version =${wb}`);
-  }
+  const bindgen = buildBindgen();
   // wasm-pack checks that the wasm32 target sits in rustc's sysroot, which is never true of the -Zbuild-std route:
-  // there the same two steps it runs (cargo build, wasm-bindgen --target web) are run directly.
-  const useWasmPack = tc.name === "rustup";
-  if (useWasmPack && !tryRun("wasm-pack", ["--version"])) throw new Error("wasm-pack is needed. Run: cargo install wasm-pack");
+  // there the same two steps it runs (cargo build, wasm-bindgen --target web) are run directly. On the rustup route
+  // it is used when installed, with our wasm-bindgen first on PATH (`--mode no-install`).
+  const useWasmPack = tc.name === "rustup" && tryRun("wasm-pack", ["--version"]) !== null;
   for (const [variant, cfg] of Object.entries(VARIANTS)) {
     const outDir = join(root, "pkg", variant);
     mkdirSync(outDir, { recursive: true });
     const targetDir = join(root, "target", `wasm-${variant}`);
     const env = {
       ...process.env,
+      PATH: `${dirname(bindgen)}${delimiter}${process.env.PATH}`,
       ...tc.env,
       // One target dir per variant keeps both builds incremental (wasm-pack finds it through cargo metadata, which
       // honours CARGO_TARGET_DIR).
@@ -121,7 +132,7 @@ function build() {
       console.error(`wasm: cargo ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
       execFileSync("cargo", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
       const wasm = join(targetDir, TARGET, "release", "tnn_wasm.wasm");
-      execFileSync("wasm-bindgen", [wasm, "--target", "web", "--out-dir", outDir, "--out-name", "tnn"], {
+      execFileSync(bindgen, [wasm, "--target", "web", "--out-dir", outDir, "--out-name", "tnn"], {
         cwd: root,
         stdio: ["ignore", "inherit", "inherit"],
       });
