@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InvalidOptionError, TokenizerError, ValueRangeError } from "../ts/core/errors.js";
 import { CausalLM } from "../ts/generate/causal-lm.js";
+import { TnnEncoder } from "../ts/models/encoder.js";
 import { type GeneratedToken, type GenerateOptions, type GenerateResult } from "../ts/generate/generate-options.js";
 import { generate } from "../ts/generate/generate.js";
-import { loadCausalLM, loadModel } from "../ts/generate/load.js";
+import { loadModel } from "../ts/generate/load.js";
 import { ByteTokenizer } from "../ts/generate/byte-tokenizer.js";
 import { type Tokenizer, decodeViaBytes } from "../ts/generate/tokenizer.js";
 
@@ -187,31 +188,37 @@ describe("generate", () => {
 describe("loadModel (generate layer)", () => {
   const fixture = (name: string): string => new URL(`./fixtures/${name}/model.safetensors`, import.meta.url).pathname;
 
-  it("returns a CausalLM for decoder weights and the encoder for encoder weights", async () => {
-    const enc = await loadModel(fixture("enc_post_h1_decay"));
+  it("returns the kind asked for (a CausalLM by default) and refuses weights of the other kind", async () => {
+    const enc = await loadModel(fixture("enc_post_h1_decay"), { kind: "encoder" });
+    const auto = await loadModel(fixture("enc_post_h1_decay"), { kind: "auto" });
+    const lm = await loadModel(fixture("lm_pre_h1_decay"), { kind: "auto" });
     try {
-      expect(enc).not.toBeInstanceOf(CausalLM);
+      expect(enc).toBeInstanceOf(TnnEncoder);
+      expect(auto).toBeInstanceOf(TnnEncoder);
+      expect(lm).toBeInstanceOf(CausalLM);
     } finally {
-      enc.dispose();
+      for (const m of [enc, auto, lm]) m.dispose();
     }
-    await expect(loadCausalLM(fixture("enc_post_h1_decay"))).rejects.toThrow(ConfigError);
+    await expect(loadModel(fixture("enc_post_h1_decay"))).rejects.toThrow(/kind: "encoder"/);
+    await expect(loadModel(fixture("lm_pre_h1_decay"), { kind: "encoder" })).rejects.toThrow(ConfigError);
+    await expect(loadModel(fixture("lm_pre_h1_decay"), { kind: "decoder" as never })).rejects.toThrow(InvalidOptionError);
   });
 
   it("picks or checks the tokenizer against the vocabulary", async () => {
-    const none = await loadCausalLM(fixture("lm_pre_h1_decay"));
+    const none = await loadModel(fixture("lm_pre_h1_decay"));
     expect(none.tokenizer).toBeUndefined(); // 64 tokens: neither bytes nor GPT-2
     none.dispose();
     await expect(loadModel(fixture("lm_pre_h1_decay"), { tokenizer: "gpt2" })).rejects.toThrow(TokenizerError);
     await expect(loadModel(fixture("lm_pre_h1_decay"), { tokenizer: "byte" })).rejects.toThrow(TokenizerError);
     // A dictionary of 60 symbols fits a 64-token model.
     const dict = Array.from({ length: 56 }, (_, i) => `${i + 100} 1`).join("\n");
-    const withDict = await loadCausalLM(fixture("lm_pre_h1_decay"), { dictionary: dict, maxLength: 1000 });
+    const withDict = await loadModel(fixture("lm_pre_h1_decay"), { dictionary: dict, maxLength: 1000 });
     expect(withDict.tokenizer?.name).toBe("gpt2-fairseq");
     expect(withDict.tokenizer?.vocabSize).toBe(60);
     expect(withDict.maxLength).toBe(1000);
     withDict.dispose();
     const own = new ByteTokenizer(64);
-    const custom = await loadCausalLM(fixture("lm_pre_h1_decay"), { tokenizer: own });
+    const custom = await loadModel(fixture("lm_pre_h1_decay"), { tokenizer: own });
     expect(custom.tokenizer).toBe(own);
     custom.dispose();
     await expect(loadModel(fixture("lm_pre_h1_decay"), { causalLMClass: CausalLM } as never)).rejects.toThrow(InvalidOptionError);

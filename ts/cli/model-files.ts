@@ -62,6 +62,7 @@ export function modelFiles(model: string | undefined, config?: string, dict?: st
 export async function loadModelFiles(files: ModelFiles, options: { dtype?: "float32" | "float16" | "int8"; gamma?: number } = {}): Promise<LoadedModel> {
   const source = options.gamma === undefined ? files.weights : withDecay(readFileSync(files.weights), options.gamma);
   return loadModel(source, {
+    kind: "auto",
     ...(files.config !== undefined ? { config: readFileSync(files.config, "utf8") } : {}),
     ...(files.dictionary !== undefined ? { dictionary: readFileSync(files.dictionary) } : {}),
     ...(options.dtype ? { dtype: options.dtype } : {}),

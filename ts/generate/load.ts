@@ -12,8 +12,16 @@ import { CausalLM } from "./causal-lm.js";
 import { GPT2_VOCAB_SIZE, Gpt2Tokenizer } from "./gpt2-tokenizer.js";
 import { type Tokenizer } from "./tokenizer.js";
 
+/**
+ * Which model {@link loadModel} is to return: `"causal-lm"` (the default) a {@link CausalLM}, `"encoder"` a
+ * {@link TnnEncoder}, `"auto"` whichever the weights are. The result's type follows it.
+ */
+export type ModelKind = "causal-lm" | "encoder" | "auto";
+
 /** Options of {@link loadModel}: those of the models layer, plus the tokenizer and the generation limit. */
 export interface LoadOptions extends Omit<ModelLoadOptions, "causalLMClass"> {
+  /** The model expected; default `"causal-lm"`. Weights of the other kind are refused with a {@link ConfigError}. */
+  readonly kind?: ModelKind;
   /**
    * The tokenizer of a causal LM. `"byte"`: ids are UTF-8 bytes. `"gpt2"`: GPT-2 BPE, through `dictionary` when
    * given. `"none"`: ids only. Default: `"gpt2"` when a dictionary is given or the vocabulary is GPT-2's 50,257,
@@ -26,21 +34,29 @@ export interface LoadOptions extends Omit<ModelLoadOptions, "causalLMClass"> {
   readonly maxLength?: number;
 }
 
-const OWN_KEYS = new Set(["tokenizer", "dictionary", "maxLength"]);
+const OWN_KEYS = new Set(["kind", "tokenizer", "dictionary", "maxLength"]);
+const KINDS: readonly ModelKind[] = ["causal-lm", "encoder", "auto"];
 
 /** A model `loadModel` returns: a generate-capable causal LM, or an encoder. */
 export type LoadedModel = CausalLM | TnnEncoder;
 
 /**
- * Loads a TNN from safetensors (see the models layer's `loadModel` for sources and config lookup). Causal LMs come
- * back as {@link CausalLM}, with `generate()`, `decoder()` and a tokenizer.
+ * Loads a TNN from safetensors (see the models layer's `loadModel` for sources and config lookup). By default the
+ * weights must be a causal LM, which comes back as a {@link CausalLM} with `generate()`, `decoder()` and a
+ * tokenizer; `{ kind: "encoder" }` loads a {@link TnnEncoder}, `{ kind: "auto" }` either.
+ * @throws {ConfigError} the weights are not of the kind asked for
  * @throws {InvalidOptionError} unknown or bad options
  * @throws {TokenizerError} a tokenizer whose vocabulary does not fit the model, or a malformed dictionary
  * @throws as the models layer's loader (WeightsFormatError, ConfigError, WeightsMismatchError)
  */
+export function loadModel(source: WeightsSource, options?: LoadOptions & { readonly kind?: "causal-lm" }): Promise<CausalLM>;
+export function loadModel(source: WeightsSource, options: LoadOptions & { readonly kind: "encoder" }): Promise<TnnEncoder>;
+export function loadModel(source: WeightsSource, options: LoadOptions): Promise<LoadedModel>;
 export async function loadModel(source: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("loadModel: options must be an object");
   if ("causalLMClass" in options) throw new InvalidOptionError('loadModel: unknown option "causalLMClass"');
+  const kind = options.kind ?? "causal-lm";
+  if (!KINDS.includes(kind)) throw new InvalidOptionError(`loadModel: kind must be one of ${KINDS.map((k) => `"${k}"`).join(", ")}, got ${String(kind)}`);
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!OWN_KEYS.has(k)) rest[k] = v;
   const t = options.tokenizer;
@@ -53,6 +69,15 @@ export async function loadModel(source: WeightsSource, options: LoadOptions = {}
   // Parse the dictionary before the weights, so a bad one fails fast.
   const dictTokenizer = options.dictionary !== undefined ? await Gpt2Tokenizer.load({ dictionary: options.dictionary }) : undefined;
   const model = await loadTnn(source, { ...(rest as ModelLoadOptions), causalLMClass: CausalLM });
+  const isLM = model instanceof CausalLM;
+  if ((kind === "causal-lm" && !isLM) || (kind === "encoder" && isLM)) {
+    model.dispose();
+    throw new ConfigError(
+      isLM
+        ? 'loadModel: these weights are a causal LM (decoder.*), not an encoder; pass { kind: "causal-lm" } or { kind: "auto" }'
+        : 'loadModel: these weights are a bidirectional encoder (encoder.sentence_encoder.*), not a causal LM; pass { kind: "encoder" } or { kind: "auto" }',
+    );
+  }
   if (!(model instanceof CausalLM)) return model as TnnEncoder;
   try {
     if (options.maxLength !== undefined) model.maxLength = options.maxLength;
@@ -62,18 +87,6 @@ export async function loadModel(source: WeightsSource, options: LoadOptions = {}
     throw e;
   }
   return model;
-}
-
-/**
- * {@link loadModel} for when a causal LM is expected: the result is typed as {@link CausalLM}.
- * @throws {ConfigError} the weights are an encoder
- * @throws as {@link loadModel}
- */
-export async function loadCausalLM(source: WeightsSource, options: LoadOptions = {}): Promise<CausalLM> {
-  const model = await loadModel(source, options);
-  if (model instanceof CausalLM) return model;
-  model.dispose();
-  throw new ConfigError("loadCausalLM: these weights are a bidirectional encoder (encoder.sentence_encoder.*), not a causal LM");
 }
 
 async function pickTokenizer(vocab: number, choice: LoadOptions["tokenizer"], dictTokenizer: Gpt2Tokenizer | undefined): Promise<Tokenizer | undefined> {
