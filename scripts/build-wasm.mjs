@@ -5,7 +5,7 @@
 //
 // Two toolchains are supported because our CI machines cannot download the wasm32 standard library:
 // - rustup with the wasm32-unknown-unknown target installed: a plain `cargo build --target wasm32-unknown-unknown`;
-// - Debian's rustc-web + rust-web-src: std is rebuilt from source (-Zbuild-std), see shared/docs/toolchain.md.
+// - Debian's rustc-web + rust-web-src: std is rebuilt from source (-Zbuild-std); README.md's "Building from source" has the details.
 // Nothing is rebuilt when the outputs are newer than every Rust source and manifest.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from "node:fs";

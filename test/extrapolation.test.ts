@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init } from "../ts/core/index.js";
-import { type TnnConfigJSON, type TnnForCausalLM, loadModel, parseSafetensors } from "../ts/models/index.js";
+import { type TnnConfigJSON, type TnnForCausalLM, parseSafetensors } from "../ts/models/index.js";
+import { loadModel } from "../ts/generate/load.js";
 import { type EvalRow, evaluateLength } from "../ts/cli/eval-metrics.js";
 import { ByteTokenizer } from "../ts/generate/byte-tokenizer.js";
 

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { init } from "../ts/core/index.js";
-import { configFromJSON, loadModel } from "../ts/models/index.js";
+import { configFromJSON } from "../ts/models/index.js";
+import { loadModel } from "../ts/generate/load.js";
 import { fixtureNames, pickPositions, readFixture } from "./helpers/fixtures.js";
 import { maxDiff } from "./helpers/reference64.js";
 
@@ -14,7 +15,7 @@ beforeAll(async () => {
 const names = fixtureNames();
 
 async function logitsOf(fx: ReturnType<typeof readFixture>, source: Parameters<typeof loadModel>[0], options = {}) {
-  const model = await loadModel(source, options);
+  const model = await loadModel(source, { kind: "auto", ...options });
   try {
     const out = model.forward(fx.ids);
     try {
@@ -73,7 +74,7 @@ describe("golden fixtures (float64 reference)", () => {
     it(`${name}: loads from bare bytes with an inferred config and gives the reference logits`, async () => {
       const fx = readFixture(name);
       const bytes = new Uint8Array(readFileSync(fx.weightsPath));
-      const model = await loadModel(bytes);
+      const model = await loadModel(bytes, { kind: "auto" });
       try {
         const want = configFromJSON(fx.config);
         const { gamma: g1, ...rest1 } = model.config;

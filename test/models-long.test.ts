@@ -3,7 +3,7 @@
 // direct Toeplitz path instead of the FFT one). Timing and memory are measured by benches/long-input.mjs.
 import { beforeAll, describe, expect, it } from "vitest";
 import { init, memoryBytes } from "../ts/core/index.js";
-import { loadModel } from "../ts/models/index.js";
+import { loadModel } from "../ts/generate/load.js";
 import { PAPER_LM_CONFIG, paperLmFile, paperLmIds } from "./helpers/paper-lm.js";
 import { maxDiff } from "./helpers/reference64.js";
 

@@ -1,9 +1,13 @@
 // Each layer of ts/nn against the float64 reference of test/helpers/reference64.ts on small random inputs.
 import { beforeAll, describe, expect, it } from "vitest";
 import { Tensor, ValueRangeError, ShapeError, f16ToF32, f32ToF16, init, toeplitzCrossover } from "../ts/core/index.js";
-import { Embedding, Glu, Gtu, LayerNorm, Linear, Rpe, SimpleRMSNorm, Tno, TnnBlock } from "../ts/nn/index.js";
 import {
-  type Rpe64, block64, gelu, glu64, gtu64, layerNorm64, linear64, maxDiff, rpe64, srms64, toeplitz64, toeplitzCoeffs64,
+  Embedding, Glu, GluV2, Gtu, GtuV1, GtuV3, LayerNorm, Linear, PostNorm, PreNorm, Rpe, type SequenceMixer, SimpleRMSNorm, Tno, TnnBlock,
+  type TokenMixer,
+} from "../ts/nn/index.js";
+import {
+  type Rpe64, block64, gelu, glu64, gluV2_64, gtu64, gtuV1_64, gtuV3_64, layerNorm64, linear64, maxDiff, rpe64, srms64, toeplitz64,
+  toeplitzCoeffs64,
 } from "./helpers/reference64.js";
 import { rng } from "./helpers/random-state-dict.js";
 
@@ -16,10 +20,10 @@ const rand = (len: number, seed: number, bound = 1): Float32Array => {
   return Float32Array.from({ length: len }, () => (2 * r() - 1) * bound);
 };
 
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel = 2e-5): void {
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel = 2e-5, what = ""): void {
   const { diff, scale } = maxDiff(got, want);
   expect(scale).toBeGreaterThan(0);
-  expect(diff, `max |Δ| ${diff} vs max |ref| ${scale}`).toBeLessThanOrEqual(rel * scale);
+  expect(diff, `${what} max |Δ| ${diff} vs max |ref| ${scale}`).toBeLessThanOrEqual(rel * scale);
 }
 
 /** Takes the values out and disposes the tensor. */
@@ -54,6 +58,10 @@ const toF32 = (p: ReturnType<typeof rpeParams>) => ({
   outWeight: Float32Array.from(p.outWeight as ArrayLike<number>),
   outBias: Float32Array.from(p.outBias as ArrayLike<number>),
 });
+/** A Tno over an RPE of `p`, with decays `gamma` (copied into wasm) when given. */
+const tnoOf = (rpe: Rpe, options: { causal: boolean; gamma?: Float32Array; heads?: number; cacheBytes?: number }): Tno =>
+  new Tno(rpe, options.gamma ? Tensor.from(options.gamma) : undefined, options);
+
 const gammaOf = (d1: number, seed: number): Float32Array => {
   const r = rng(seed);
   return Float32Array.from({ length: d1 }, () => 0.9 + 0.09 * r());
@@ -127,7 +135,7 @@ describe("Rpe", () => {
     const e = 8;
     const d1 = 12;
     const p = rpeParams(e, 3, d1, 20);
-    const rpe = new Rpe(toF32(p));
+    const rpe = Rpe.fromParams(toF32(p));
     const ks = Array.from({ length: 41 }, (_, i) => i - 20);
     expectClose(take(rpe.forward(-20, 41)), rpe64(p, ks), 2e-5);
     const g = gammaOf(d1, 21);
@@ -144,7 +152,7 @@ describe("Rpe", () => {
 
   it("rejects parameters that do not fit one MLP", () => {
     const p = toF32(rpeParams(4, 1, 6, 1));
-    expect(() => new Rpe({ ...p, outWeight: new Float32Array(5) })).toThrow(ShapeError);
+    expect(() => Rpe.fromParams({ ...p, outWeight: new Float32Array(5) })).toThrow(ShapeError);
   });
 });
 
@@ -160,7 +168,7 @@ describe("Tno", () => {
       it(`${causal ? "causal" : "bidirectional"}, ${decay ? "decay" : "no decay"}: matches the O(n²) definition on both paths`, () => {
         const p = rpeParams(e, 2, d1, 30);
         const gamma = decay ? gammaOf(d1, 31) : undefined;
-        const tno = new Tno(new Rpe(toF32(p)), { causal, gamma, heads: 2 });
+        const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal, gamma, heads: 2 });
         for (const n of lengths()) {
           const x = rand(n * d1, 40 + n);
           const xt = Tensor.from(x, [n, d1]);
@@ -180,7 +188,7 @@ describe("Tno", () => {
     const p = rpeParams(e, 2, d1, 50);
     const gamma = gammaOf(d1, 51);
     const n = Math.max(300, crossover() + 5);
-    const tno = new Tno(new Rpe(toF32(p)), { causal: true, gamma, cacheBytes: 0 });
+    const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal: true, gamma, cacheBytes: 0 });
     const x = rand(n * d1, 52);
     const xt = Tensor.from(x, [n, d1]);
     expectClose(take(tno.forward(xt)), toeplitz64(x, n, d1, toeplitzCoeffs64(p, gamma, n, true)), 5e-5);
@@ -192,7 +200,7 @@ describe("Tno", () => {
   it("keeps its cache within the byte budget, dropping the least recently used length", () => {
     const p = rpeParams(e, 1, d1, 60);
     const budget = 3 * 64 * d1 * 4; // room for a few short tables
-    const tno = new Tno(new Rpe(toF32(p)), { causal: true, cacheBytes: budget });
+    const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal: true, cacheBytes: budget });
     for (const n of [10, 20, 30, 40, 50, 60, 10]) {
       const xt = Tensor.from(rand(n * d1, n), [n, d1]);
       tno.forward(xt).dispose();
@@ -206,22 +214,22 @@ describe("Tno", () => {
   it("coefficients(): causal offsets 0..count-1, decayed or raw; gamma is exposed", () => {
     const p = rpeParams(e, 2, d1, 70);
     const gamma = gammaOf(d1, 71);
-    const tno = new Tno(new Rpe(toF32(p)), { causal: true, gamma });
+    const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal: true, gamma });
     const raw = rpe64(p, Array.from({ length: 9 }, (_, k) => k));
     expectClose(take(tno.coefficients(9, { decay: false })), raw, 2e-5);
     const decayed = raw.map((v, i) => v * gamma[i % d1]! ** Math.floor(i / d1));
     expectClose(take(tno.coefficients(9)), decayed, 2e-5);
     expect(tno.gamma).toEqual(gamma);
     tno.dispose();
-    const plain = new Tno(new Rpe(toF32(p)), { causal: true });
+    const plain = tnoOf(Rpe.fromParams(toF32(p)), { causal: true });
     expect(plain.gamma).toBeUndefined();
     plain.dispose();
   });
 
   it("rejects a gamma of the wrong length and heads that do not divide d1", () => {
     const p = toF32(rpeParams(e, 1, d1, 80));
-    expect(() => new Tno(new Rpe(p), { causal: true, gamma: new Float32Array(5) })).toThrow(ShapeError);
-    expect(() => new Tno(new Rpe(p), { causal: true, heads: 5 })).toThrow(ShapeError);
+    expect(() => tnoOf(Rpe.fromParams(p), { causal: true, gamma: new Float32Array(5) })).toThrow(ShapeError);
+    expect(() => tnoOf(Rpe.fromParams(p), { causal: true, heads: 5 })).toThrow(ShapeError);
   });
 });
 
@@ -232,8 +240,11 @@ function gtuFixture(d: number, d1: number, causal: boolean, seed: number) {
   const rpe = rpeParams(6, 2, d1, seed + 6);
   const gamma = gammaOf(d1, seed + 8);
   const ref = { u: { w: u.w, b: u.b }, v: { w: v.w, b: v.b }, o: { w: o.w, b: o.b }, rpe, gamma, causal };
-  const make = (): Gtu => new Gtu(linear(u, d1, d), linear(v, d1, d), linear(o, d, d1), new Tno(new Rpe(toF32(rpe)), { causal, gamma }));
-  return { ref, make };
+  const tno = (): Tno => tnoOf(Rpe.fromParams(toF32(rpe)), { causal, gamma });
+  const make = (outNorm = false): Gtu => new Gtu(linear(u, d1, d), linear(v, d1, d), linear(o, d, d1), tno(), outNorm ? new SimpleRMSNorm() : undefined);
+  // GtuV3 reads u and o as its in_proj and out_proj.
+  const makeV3 = (): GtuV3 => new GtuV3(linear(u, d1, d), linear(o, d, d1), tno());
+  return { ref, make, makeV3 };
 }
 
 function gluFixture(d: number, g: number, seed: number) {
@@ -250,37 +261,47 @@ describe("Gtu, Glu, TnnBlock", () => {
   const n = 50;
 
   for (const causal of [true, false]) {
-    it(`Gtu (${causal ? "causal" : "bidirectional"}): W_o(SiLU(W_u x) ⊙ TNO(SiLU(W_v x)))`, () => {
-      const { ref, make } = gtuFixture(d, d1, causal, 100);
-      const gtu = make();
+    it(`Gtu (${causal ? "causal" : "bidirectional"}): W_o(SiLU(W_u x) ⊙ TNO(SiLU(W_v x))), with and without use_norm; v1 and v3`, () => {
+      const { ref, make, makeV3 } = gtuFixture(d, d1, causal, 100);
       const x = rand(n * d, 110);
-      const xt = Tensor.from(x, [n, d]);
-      const want = gtu64(ref, x, n, d);
-      expectClose(take(gtu.forward(xt)), want, 5e-5);
-      // The decoding pieces compose to the same thing.
-      const { u, v } = gtu.gates(xt);
-      const y = gtu.tno.forward(v);
-      expectClose(take(gtu.project(u, y)), want, 5e-5);
-      for (const t of [u, v, y, xt]) t.dispose();
-      gtu.dispose();
+      using xt = Tensor.from(x, [n, d]);
+      const cases: [string, TokenMixer, Float64Array][] = [
+        ["v2", make(), gtu64(ref, x, n, d)],
+        ["v2 use_norm", make(true), gtu64(ref, x, n, d, true)],
+        ["v1", new GtuV1(make()), gtuV1_64(ref, x, n, d)],
+        ["v3", makeV3(), gtuV3_64(ref, x, n, d)],
+      ];
+      for (const [what, gtu, want] of cases) {
+        expectClose(take(gtu.forward(xt, gtu.tno)), want, 5e-5, what);
+        // Any sequence mixer stands in for the layer's own Toeplitz kernel: here one that works on a copy.
+        const copying: SequenceMixer = { mix: (v) => {
+          using c = Tensor.from(v.toArray(), v.dims);
+          return gtu.tno.forward(c);
+        } };
+        expectClose(take(gtu.forward(xt, copying)), want, 5e-5, what);
+        gtu.dispose();
+      }
     });
   }
 
-  it("Glu: W_3(SiLU(W_1 x) ⊙ W_2 x)", () => {
+  it("Glu: W_3(SiLU(W_1 x) ⊙ W_2 x); GluV2: W_2(h ⊙ SiLU(h)), h = W_1 x", () => {
     const { ref, make } = gluFixture(d, 16, 120);
     const glu = make();
     const x = rand(n * d, 121);
-    const xt = Tensor.from(x, [n, d]);
+    using xt = Tensor.from(x, [n, d]);
     expectClose(take(glu.forward(xt)), glu64(ref, x, n, d), 2e-5);
-    xt.dispose();
     glu.dispose();
+    const v2 = new GluV2(linear({ w: ref.l1.w, b: ref.l1.b }, 16, d), linear({ w: ref.l3.w, b: ref.l3.b }, d, 16));
+    expectClose(take(v2.forward(xt)), gluV2_64({ l1: ref.l1, l2: ref.l3 }, x, n, d), 2e-5);
+    v2.dispose();
   });
 
   for (const prenorm of [true, false]) {
     it(`TnnBlock ${prenorm ? "pre-norm" : "post-norm"}`, () => {
       const g = gtuFixture(d, d1, prenorm, 130);
       const l = gluFixture(d, 16, 140);
-      const block = new TnnBlock({ mixer: g.make(), glu: l.make(), prenorm });
+      const norm = new SimpleRMSNorm();
+      const block = new TnnBlock(g.make(), l.make(), prenorm ? new PreNorm(norm) : new PostNorm(norm));
       const x = rand(n * d, 150, 2);
       const xt = Tensor.from(x, [n, d]);
       const before = xt.toArray();

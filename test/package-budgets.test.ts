@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type PackedProject, packedProject, repoRoot } from "./runtimes/packed-project.js";
 
 const JS_BUDGET = 50 * 1024;
-// Issue 6: < 200 KB gzipped per .wasm.
+// The download budget: < 200 KB gzipped per .wasm.
 const WASM_BUDGET: Record<string, number> = { "tnn-scalar.wasm": 200 * 1024, "tnn-simd.wasm": 200 * 1024 };
 
 const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;

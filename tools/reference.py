@@ -1,6 +1,6 @@
 """Independent float64 numpy reference of the Toeplitz Neural Network.
 
-Written directly from ../shared/docs/tnn-architecture.md (not from the TypeScript or Rust code), so golden
+Written directly from the official model code's semantics (not from the TypeScript or Rust code), so golden
 fixtures computed here can check the library. Everything is float64; weights stored in lower precision are
 widened as stored.
 
@@ -166,6 +166,9 @@ def hidden_states(W: Mapping[str, np.ndarray], cfg: Mapping, ids, tno=tno_fft) -
     x = W[P + "embed_tokens.weight"][ids] * float(cfg["embed_scale"])
     if cfg["embedding_layernorm"]:
         x = layer_norm(x, W[P + "layernorm_embedding.weight"], W[P + "layernorm_embedding.bias"])
+    if cfg["lm_head"] == "mlm" and cfg.get("pad_index") is not None:
+        # fairseq's TransformerEncoder zeroes padded positions once, right after the embedding (and its LayerNorm).
+        x = x * (ids != cfg["pad_index"])[:, None]
     for i in range(cfg["n_layers"]):
         x = block(W, f"{P}layers.{i}.", cfg, x, tno)
     if cfg["final_norm"] == "layernorm":

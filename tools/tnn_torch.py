@@ -1,6 +1,6 @@
 """The causal TNN language model in PyTorch, for training (tools/train.py).
 
-Written from ../shared/docs/tnn-architecture.md. Module names are chosen so that ``state_dict()`` produces the
+Written from the official model code's semantics. Module names are chosen so that ``state_dict()`` produces the
 official fairseq parameter names (``decoder.layers.{i}.self_attn.gtu.toep.rpe.layers.{r}.2.weight`` and so on):
 the Sequential(norm, act, Linear) shape of the RPE stages is what puts the ``.2.`` in those names.
 """

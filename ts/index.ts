@@ -10,5 +10,3 @@ export * from "./core/index.js";
 export * from "./nn/index.js";
 export * from "./models/index.js";
 export * from "./generate/index.js";
-// Both layers have a loader; the public one is generate's, which returns generate-capable models with a tokenizer.
-export { loadModel, type LoadOptions } from "./generate/index.js";

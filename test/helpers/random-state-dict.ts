@@ -1,6 +1,6 @@
 /**
  * Random TNN weights under the official fairseq names, from a seeded generator, plus the float64 reference's view of
- * them. Built from ../shared/docs/tnn-architecture.md's name table, independent of ts/models.
+ * them. Built from the official code's parameter names, independently of ts/models.
  */
 import { type Gtu64, type Glu64, type Rpe64, block64, erf, layerNorm64, linear64 } from "./reference64.js";
 import { type RawTensor } from "./safetensors-writer.js";
@@ -151,6 +151,8 @@ export function logits64(W: Map<string, RawTensor>, c: SnakeConfig, ids: readonl
     for (let j = 0; j < d; j++) x[i * d + j] = E[id * d + j]! * c.embed_scale;
   });
   if (c.embedding_layernorm) x = layerNorm64(x, n, d, get(W, `${P}layernorm_embedding.weight`), get(W, `${P}layernorm_embedding.bias`));
+  // fairseq's TransformerEncoder zeroes padded positions once, right after the embedding (and its LayerNorm).
+  if (c.lm_head === "mlm") ids.forEach((id, i) => id === c.pad_index && x.fill(0, i * d, (i + 1) * d));
   for (let i = 0; i < c.n_layers; i++) x = block64(layerParams64(W, c, i), x, n, d);
   if (c.final_norm === "layernorm") x = layerNorm64(x, n, d, get(W, `${P}layer_norm.weight`), get(W, `${P}layer_norm.bias`));
   if (c.lm_head === "tied") return linear64(x, n, d, W.get("decoder.output_projection.weight")?.data ?? E, undefined, V);
@@ -171,6 +173,8 @@ export function classify64(W: Map<string, RawTensor>, c: SnakeConfig, ids: reado
     for (let j = 0; j < d; j++) x[i * d + j] = E[id * d + j]! * c.embed_scale;
   });
   if (c.embedding_layernorm) x = layerNorm64(x, n, d, get(W, `${P}layernorm_embedding.weight`), get(W, `${P}layernorm_embedding.bias`));
+  // fairseq's TransformerEncoder zeroes padded positions once, right after the embedding (and its LayerNorm).
+  if (c.lm_head === "mlm") ids.forEach((id, i) => id === c.pad_index && x.fill(0, i * d, (i + 1) * d));
   for (let i = 0; i < c.n_layers; i++) x = block64(layerParams64(W, c, i), x, n, d);
   if (c.final_norm === "layernorm") x = layerNorm64(x, n, d, get(W, `${P}layer_norm.weight`), get(W, `${P}layer_norm.bias`));
   const first = x.subarray(0, d);

@@ -1,5 +1,5 @@
 /**
- * Float64 reference math for the TNN, written from ../shared/docs/tnn-architecture.md with plain loops, sharing
+ * Float64 reference math for the TNN, written from the official model code with plain loops, sharing
  * nothing with the code under test. Matrices are row-major flat arrays; Linear weights are PyTorch `(out, in)`.
  */
 
@@ -130,12 +130,34 @@ export interface Glu64 {
   l3: { w: Vec; b: Vec };
 }
 
-export function gtu64(p: Gtu64, x: Vec, n: number, d: number): Float64Array {
+/** The official GtuV2; `outNorm` is its `use_norm` (SimpleRMSNorm on `u ⊙ y`). */
+export function gtu64(p: Gtu64, x: Vec, n: number, d: number, outNorm = false): Float64Array {
   const d1 = p.u.b.length;
   const u = map64(linear64(x, n, d, p.u.w, p.u.b, d1), silu);
   const v = map64(linear64(x, n, d, p.v.w, p.v.b, d1), silu);
   const y = toeplitz64(v, n, d1, toeplitzCoeffs64(p.rpe, p.gamma, n, p.causal));
+  const uy = mulv(u, y);
+  return linear64(outNorm ? srms64(uy, n, d1) : uy, n, d1, p.o.w, p.o.b, d);
+}
+
+/** The official v1 Gtu: `x + GtuV2(SRMS(x))`. */
+export function gtuV1_64(p: Gtu64, x: Vec, n: number, d: number): Float64Array {
+  return addv(x, gtu64(p, srms64(x, n, d), n, d));
+}
+
+/** The official GtuV3: `u = in_proj(x)` (no activation), `out_proj(u ⊙ T u)`; `in` and `out` stand in `u` and `o`. */
+export function gtuV3_64(p: Gtu64, x: Vec, n: number, d: number): Float64Array {
+  const d1 = p.u.b.length;
+  const u = linear64(x, n, d, p.u.w, p.u.b, d1);
+  const y = toeplitz64(u, n, d1, toeplitzCoeffs64(p.rpe, p.gamma, n, p.causal));
   return linear64(mulv(u, y), n, d1, p.o.w, p.o.b, d);
+}
+
+/** The official GLUV2: `l2(h ⊙ SiLU(h))`, `h = l1(x)`; `l2` stands in `l3`'s place. */
+export function gluV2_64(p: { l1: { w: Vec; b: Vec }; l2: { w: Vec; b: Vec } }, x: Vec, n: number, d: number): Float64Array {
+  const g = p.l1.b.length;
+  const h = linear64(x, n, d, p.l1.w, p.l1.b, g);
+  return linear64(mulv(h, map64(h, silu)), n, g, p.l2.w, p.l2.b, d);
 }
 
 export function glu64(p: Glu64, x: Vec, n: number, d: number): Float64Array {

@@ -45,7 +45,7 @@ function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-/** max |a − b| / max |b|: the error measure of issue 2. */
+/** max |a − b| / max |b|: the error measure of the Toeplitz benchmarks. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
@@ -235,7 +235,7 @@ export function describeKernelChecks(build: "simd" | "scalar"): void {
       });
     }
 
-    // Issue 2's list of lengths: tiny, around the training length 512, past the crossover, and long.
+    // Lengths: tiny, around the training length 512, past the crossover, and long.
     for (const causal of [true, false]) {
       it(`Toeplitz mixing, ${causal ? "causal" : "bidirectional"}, n ∈ {1…16384}: relative error ≤ 1e-5 against float64`, () => {
         for (const n of [1, 2, 3, 7, 64, 511, 512, 513, 4096, 16384]) {

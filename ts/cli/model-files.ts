@@ -70,7 +70,7 @@ export async function loadModelFiles(files: ModelFiles, options: { dtype?: "floa
 }
 
 /**
- * The weights with every `toep.gamma` value set to `gamma`: the control experiment of issue 5 (the same model with
+ * The weights with every `toep.gamma` value set to `gamma`: the length-extrapolation control experiment (the same model with
  * its decay removed) without writing a second file.
  * @throws {ModelFileError} the model has no decay to replace
  */

@@ -183,6 +183,20 @@ export function bf16ToF32(bits: Tensor<"float16">): F32 {
   return y;
 }
 
+/**
+ * Widens the first `count` 16-bit values of `src` (IEEE half bits for `"f16"`, bfloat16 bits for `"bf16"`) into the
+ * first `count` floats of `dst`.
+ * @throws {ShapeError} either tensor holds fewer than `count` values
+ */
+export function widenInto(src: Tensor<"float16">, format: "f16" | "bf16", dst: F32, count: number): void {
+  expectDType(src, "float16", "widenInto src");
+  expectDType(dst, "float32", "widenInto dst");
+  if (!Number.isSafeInteger(count) || count < 0 || count > src.size || count > dst.size) {
+    throw new ShapeError(`widenInto: cannot widen ${count} values from ${src.size} into ${dst.size}`);
+  }
+  if (count > 0) (format === "bf16" ? kernels().bf16_to_f32 : kernels().f16_to_f32)(src.ptr, dst.ptr, count);
+}
+
 /** Sizes of an RPE MLP, see {@link rpeForward}. */
 export interface RpeShape {
   /** Hidden width e. */

@@ -32,6 +32,11 @@ export class QuantizedMatrix {
     this.scales = scales;
   }
 
+  /** A matrix that only declares its dims and owns no memory (see `Tensor.declared`). */
+  static declared(dims: readonly [number, number]): QuantizedMatrix {
+    return new QuantizedMatrix(Tensor.declared("int8", dims), Tensor.declared("float32", [dims[0]]));
+  }
+
   /** An uninitialised matrix of `dims`, to be filled with {@link quantizeRows}. */
   static empty(dims: readonly [number, number]): QuantizedMatrix {
     const codes = Tensor.empty("int8", dims);
@@ -107,7 +112,7 @@ export class QuantizedMatrix {
   /** Whether both hold the same codes and scales. */
   equals(other: QuantizedMatrix): boolean {
     if (other.dims[0] !== this.dims[0] || other.dims[1] !== this.dims[1]) return false;
-    if (other.codes.ptr === this.codes.ptr && other.scales.ptr === this.scales.ptr) return true;
+    if (other.codes.sharesDataWith(this.codes) && other.scales.sharesDataWith(this.scales)) return true;
     const a = this.codes.data;
     const b = other.codes.data;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -120,6 +125,11 @@ export class QuantizedMatrix {
   /** Another handle on the same codes and scales (both must be disposed), as a tied output projection needs. */
   share(): QuantizedMatrix {
     return new QuantizedMatrix(this.codes.reshape(this.codes.dims), this.scales.reshape(this.scales.dims));
+  }
+
+  /** Frees the codes and scales at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** Frees the codes and scales. Idempotent. */

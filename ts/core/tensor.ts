@@ -3,7 +3,7 @@
  * @module
  */
 import { BYTES_PER_ELEMENT, type DType, type TypedArrayFor, dtypeOfArray, viewOf } from "./dtype.js";
-import { DTypeError, DisposedError, ShapeError } from "./errors.js";
+import { DTypeError, DisposedError, ShapeError, TnnError } from "./errors.js";
 import { heapAlloc, heapFree } from "./memory.js";
 import { memoryBuffer } from "./wasm.js";
 
@@ -48,14 +48,31 @@ export class Tensor<T extends DType = DType> {
   readonly size: number;
   #storage: Storage | undefined;
   readonly #offset: number;
+  /** A declared tensor: dims and dtype only, never any storage (see {@link Tensor.declared}). */
+  readonly #declared: boolean;
 
-  private constructor(dtype: T, dims: readonly number[], size: number, storage: Storage, offset = 0) {
+  private constructor(dtype: T, dims: readonly number[], size: number, storage: Storage | undefined, offset = 0) {
     this.dtype = dtype;
     this.dims = Object.freeze([...dims]);
     this.size = size;
     this.#storage = storage;
     this.#offset = offset;
-    finalizer?.register(this, storage, this);
+    this.#declared = storage === undefined;
+    if (storage) finalizer?.register(this, storage, this);
+  }
+
+  /**
+   * A tensor that only declares a dtype and dims and owns no memory: what a layer is built from when its parameters
+   * are being declared rather than loaded. Reading its data throws; disposing it does nothing.
+   */
+  static declared<T extends DType>(dtype: T, dims: readonly number[]): Tensor<T> {
+    if (!(dtype in BYTES_PER_ELEMENT)) throw new DTypeError(`unknown dtype "${String(dtype)}"; expected float32, int32, float16 or int8`);
+    return new Tensor(dtype, dims, checkDims(dims), undefined);
+  }
+
+  /** Whether this tensor was made by {@link Tensor.declared} (it has no data). */
+  get isDeclared(): boolean {
+    return this.#declared;
   }
 
   /** Allocates an uninitialised tensor. */
@@ -97,13 +114,19 @@ export class Tensor<T extends DType = DType> {
 
   /** Byte offset of the first element in wasm memory. For kernels; invalid after dispose. */
   get ptr(): number {
+    if (this.#declared) throw new TnnError(`a declared ${this.dtype} tensor ${this.shapeString} has no data`);
     if (!this.#storage) throw new DisposedError("tensor used after dispose()");
     return this.#storage.ptr + this.#offset;
   }
 
   /** Whether `dispose()` was called. */
   get disposed(): boolean {
-    return this.#storage === undefined;
+    return this.#storage === undefined && !this.#declared;
+  }
+
+  /** Whether both tensors view the same elements (one was made from the other by `reshape`). */
+  sharesDataWith(other: Tensor): boolean {
+    return this.#storage !== undefined && this.#storage === other.#storage && this.#offset === other.#offset;
   }
 
   /** A view of the elements in wasm memory. Do not keep it across calls into tnn. */
@@ -120,6 +143,7 @@ export class Tensor<T extends DType = DType> {
   reshape(dims: readonly number[]): Tensor<T> {
     const size = checkDims(dims);
     if (size !== this.size) throw new ShapeError(`cannot reshape [${this.dims.join(", ")}] to [${dims.join(", ")}]`);
+    if (this.#declared) return Tensor.declared(this.dtype, dims);
     const s = this.#storage;
     if (!s) throw new DisposedError("tensor used after dispose()");
     s.refs++;
@@ -128,6 +152,7 @@ export class Tensor<T extends DType = DType> {
 
   /** The `index`-th slice along the first dimension, sharing these elements. Both must be disposed. */
   select(index: number): Tensor<T> {
+    if (this.#declared) throw new TnnError(`a declared ${this.dtype} tensor ${this.shapeString} has no data`);
     const s = this.#storage;
     if (!s) throw new DisposedError("tensor used after dispose()");
     if (this.dims.length === 0) throw new ShapeError("select: a scalar tensor has no first dimension");
@@ -139,6 +164,11 @@ export class Tensor<T extends DType = DType> {
     const innerSize = n === 0 ? 0 : this.size / n;
     s.refs++;
     return new Tensor(this.dtype, inner, innerSize, s, this.#offset + index * innerSize * BYTES_PER_ELEMENT[this.dtype]);
+  }
+
+  /** Frees the elements at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** Frees the elements now. Idempotent. */

@@ -37,13 +37,18 @@ export class CausalLM extends TnnForCausalLM implements GenerativeModel {
 
   /** @throws {ValueRangeError} not an integer in [1, 2^26] */
   set maxLength(n: number) {
-    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 26) throw new ValueRangeError(`maxLength must be an integer in [1, 2^26], got ${n}`);
+    CausalLM.checkMaxLength(n);
     this.#maxLength = n;
+  }
+
+  /** @throws {ValueRangeError} `n` is not a valid {@link maxLength} */
+  static checkMaxLength(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 26) throw new ValueRangeError(`maxLength must be an integer in [1, 2^26], got ${n}`);
   }
 
   /** The per-model decode kernel cache (created on first use). */
   get decodeKernels(): DecodeKernelCache {
-    this.#kernels ??= new DecodeKernelCache(this.layers.map((l) => l.mixer.tno));
+    this.#kernels ??= new DecodeKernelCache(this.body.layers.map((l) => l.tno));
     return this.#kernels;
   }
 

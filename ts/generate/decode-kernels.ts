@@ -6,7 +6,7 @@
 import { DisposedError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { type Tno } from "../nn/tno.js";
-import { EtscKernelHandle, OnlineKernelHandle } from "./conv-state.js";
+import { EtscKernelHandle, OnlineKernelHandle } from "../core/decode-conv.js";
 
 /**
  * Smallest length bucket. Kernels and states grow with the bucket: the paper-shaped LM (7 layers × 1536 channels)

@@ -26,7 +26,7 @@ export interface StepDecoder {
 /** Options for creating a {@link StepDecoder}. */
 export interface StepDecoderOptions {
   mode?: DecodeMode;
-  /** Longest sequence this decoder will see (prompt + generated); sizes the state up front. */
+  /** The sequence length to size the state for at first (it grows past it as needed); default 64. */
   maxLength?: number;
   etscWindow?: number;
 }
@@ -130,7 +130,9 @@ async function* run(
   const stopIds = new Set(o.stopTokens);
   const text = tokenizer ? new TokenTextStream(tokenizer) : undefined;
   const stops = new StopMatcher(o.stopStrings);
-  const decoder = model.decoder({ mode: o.mode, maxLength: ids.length + o.maxNewTokens, etscWindow: o.etscWindow });
+  // Sized for the prompt only: the states grow as tokens are generated, so memory and first-token latency follow
+  // what is generated, not maxNewTokens.
+  const decoder = model.decoder({ mode: o.mode, maxLength: ids.length + 1, etscWindow: o.etscWindow });
   try {
     // One logits array for the whole sequence: a fresh one per token is garbage a Worker's 128 MB cannot spare.
     const logits = decoder.prefill(ids);

@@ -1,11 +1,13 @@
 /**
- * `loadModel` for the package's public API: the models layer's loader, with causal LMs built as generate-capable
- * {@link CausalLM}s and given a tokenizer.
+ * `loadModel`, the package's one public loader: a weights file in, a {@link CausalLM} (with decoding, generation
+ * and a tokenizer) or a {@link TnnEncoder} out, as `options.kind` asks.
  * @module
  */
 import { ConfigError, InvalidOptionError, TokenizerError } from "../core/errors.js";
-import { type LoadOptions as ModelLoadOptions, loadModel as loadTnn } from "../models/load.js";
-import { type TnnEncoder } from "../models/encoder.js";
+import { TnnEncoder } from "../models/encoder.js";
+import { type ReadOptions, checkReadOptions, openModel } from "../models/load.js";
+import { TnnForCausalLM } from "../models/causal-lm.js";
+import { classificationHeadsOf } from "../models/classification-head.js";
 import { type WeightsSource } from "../models/weights-source.js";
 import { ByteTokenizer } from "./byte-tokenizer.js";
 import { CausalLM } from "./causal-lm.js";
@@ -18,9 +20,9 @@ import { type Tokenizer } from "./tokenizer.js";
  */
 export type ModelKind = "causal-lm" | "encoder" | "auto";
 
-/** Options of {@link loadModel}: those of the models layer, plus the tokenizer and the generation limit. */
-export interface LoadOptions extends Omit<ModelLoadOptions, "causalLMClass"> {
-  /** The model expected; default `"causal-lm"`. Weights of the other kind are refused with a {@link ConfigError}. */
+/** Options of {@link loadModel}. */
+export interface LoadOptions extends ReadOptions {
+  /** The model expected; default `"causal-lm"`. Weights of the other kind are refused, before their data is read. */
   readonly kind?: ModelKind;
   /**
    * The tokenizer of a causal LM. `"byte"`: ids are UTF-8 bytes. `"gpt2"`: GPT-2 BPE, through `dictionary` when
@@ -32,33 +34,47 @@ export interface LoadOptions extends Omit<ModelLoadOptions, "causalLMClass"> {
   readonly dictionary?: string | Uint8Array;
   /** Longest sequence (prompt + generated) `generate` accepts; default {@link CausalLM.maxLength}'s 65,536. */
   readonly maxLength?: number;
+  /** Byte budget of each layer's Toeplitz kernel cache for whole-sequence forwards (default 64 MiB). */
+  readonly tnoCacheBytes?: number;
 }
 
-const OWN_KEYS = new Set(["kind", "tokenizer", "dictionary", "maxLength"]);
+const OPTION_KEYS = new Set(["config", "dtype", "kind", "tokenizer", "dictionary", "maxLength", "tnoCacheBytes"]);
 const KINDS: readonly ModelKind[] = ["causal-lm", "encoder", "auto"];
 
 /** A model `loadModel` returns: a generate-capable causal LM, or an encoder. */
 export type LoadedModel = CausalLM | TnnEncoder;
 
 /**
- * Loads a TNN from safetensors (see the models layer's `loadModel` for sources and config lookup). By default the
- * weights must be a causal LM, which comes back as a {@link CausalLM} with `generate()`, `decoder()` and a
- * tokenizer; `{ kind: "encoder" }` loads a {@link TnnEncoder}, `{ kind: "auto" }` either.
- * @throws {ConfigError} the weights are not of the kind asked for
+ * Loads a TNN from safetensors under the official fairseq names. By default the weights must be a causal LM
+ * (`decoder.*`), which comes back as a {@link CausalLM} with `generate()`, `decoder()` and a tokenizer;
+ * `{ kind: "encoder" }` loads a {@link TnnEncoder} (`encoder.sentence_encoder.*`), `{ kind: "auto" }` either.
+ * Initialises the wasm kernels if `init()` has not run.
+ *
+ * The file is read front to back and each tensor goes into wasm memory as it arrives, in the dtype the model keeps
+ * it in, so a `Response`, stream, URL or file path is never held whole in JS memory. The header is checked against
+ * the parameters the model declares before any tensor data is read.
+ *
+ * @param source safetensors bytes, an ArrayBuffer, a URL, a `Response`, a `ReadableStream`, or a file path (Node,
+ *   Deno, Bun)
+ * @throws {ConfigError} the weights are not of the kind asked for; the config is invalid, contradicts the weights,
+ *   names an unsupported architecture, or cannot be inferred
+ * @throws {WeightsFormatError} the file cannot be read or is not valid safetensors
+ * @throws {WeightsMismatchError} tensors are missing, unexpected or mis-shaped (all listed)
  * @throws {InvalidOptionError} unknown or bad options
  * @throws {TokenizerError} a tokenizer whose vocabulary does not fit the model, or a malformed dictionary
- * @throws as the models layer's loader (WeightsFormatError, ConfigError, WeightsMismatchError)
+ * @throws {OutOfMemoryError} the weights do not fit in wasm memory
  */
 export function loadModel(source: WeightsSource, options?: LoadOptions & { readonly kind?: "causal-lm" }): Promise<CausalLM>;
 export function loadModel(source: WeightsSource, options: LoadOptions & { readonly kind: "encoder" }): Promise<TnnEncoder>;
 export function loadModel(source: WeightsSource, options: LoadOptions): Promise<LoadedModel>;
 export async function loadModel(source: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("loadModel: options must be an object");
-  if ("causalLMClass" in options) throw new InvalidOptionError('loadModel: unknown option "causalLMClass"');
+  for (const k of Object.keys(options)) {
+    if (!OPTION_KEYS.has(k)) throw new InvalidOptionError(`loadModel: unknown option "${k}"; expected ${[...OPTION_KEYS].join(", ")}`);
+  }
   const kind = options.kind ?? "causal-lm";
   if (!KINDS.includes(kind)) throw new InvalidOptionError(`loadModel: kind must be one of ${KINDS.map((k) => `"${k}"`).join(", ")}, got ${String(kind)}`);
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (!OWN_KEYS.has(k)) rest[k] = v;
+  checkReadOptions(options);
   const t = options.tokenizer;
   if (t !== undefined && t !== "byte" && t !== "gpt2" && t !== "none" && (typeof t !== "object" || t === null || typeof t.encode !== "function")) {
     throw new InvalidOptionError(`loadModel: tokenizer must be "byte", "gpt2", "none" or a Tokenizer, got ${String(t)}`);
@@ -66,27 +82,52 @@ export async function loadModel(source: WeightsSource, options: LoadOptions = {}
   if (options.dictionary !== undefined && typeof options.dictionary !== "string" && !(options.dictionary instanceof Uint8Array)) {
     throw new InvalidOptionError("loadModel: dictionary must be the text or bytes of dict.txt");
   }
+  const cacheBytes = options.tnoCacheBytes;
+  if (cacheBytes !== undefined && (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)) {
+    throw new InvalidOptionError(`loadModel: tnoCacheBytes must be a non-negative integer, got ${String(cacheBytes)}`);
+  }
+  if (options.maxLength !== undefined) CausalLM.checkMaxLength(options.maxLength);
   // Parse the dictionary before the weights, so a bad one fails fast.
   const dictTokenizer = options.dictionary !== undefined ? await Gpt2Tokenizer.load({ dictionary: options.dictionary }) : undefined;
-  const model = await loadTnn(source, { ...(rest as ModelLoadOptions), causalLMClass: CausalLM });
-  const isLM = model instanceof CausalLM;
-  if ((kind === "causal-lm" && !isLM) || (kind === "encoder" && isLM)) {
-    model.dispose();
-    throw new ConfigError(
-      isLM
-        ? 'loadModel: these weights are a causal LM (decoder.*), not an encoder; pass { kind: "causal-lm" } or { kind: "auto" }'
-        : 'loadModel: these weights are a bidirectional encoder (encoder.sentence_encoder.*), not a causal LM; pass { kind: "encoder" } or { kind: "auto" }',
-    );
-  }
-  if (!(model instanceof CausalLM)) return model as TnnEncoder;
+
+  const opened = await openModel(source, options);
   try {
-    if (options.maxLength !== undefined) model.maxLength = options.maxLength;
-    model.tokenizer = await pickTokenizer(model.vocabSize, t, dictTokenizer);
+    if (kind !== "auto" && kind !== opened.kind) {
+      throw new ConfigError(
+        opened.kind === "causal-lm"
+          ? 'loadModel: these weights are a causal LM (decoder.*), not an encoder; pass { kind: "causal-lm" } or { kind: "auto" }'
+          : 'loadModel: these weights are a bidirectional encoder (encoder.sentence_encoder.*), not a causal LM; pass { kind: "encoder" } or { kind: "auto" }',
+      );
+    }
+    const body = { tnoCacheBytes: cacheBytes };
+    if (opened.kind === "encoder") {
+      const heads = classificationHeadsOf(opened.header);
+      const parts = await opened.load((vb, config) => TnnEncoder.loadParts(vb, config, heads, body));
+      return construct(() => new TnnEncoder(opened.config, parts), () => [parts.body, parts.lmHead, ...(parts.classificationHeads ?? [])]);
+    }
+    const parts = await opened.load((vb, config) => TnnForCausalLM.loadParts(vb, config, body));
+    const model = construct(() => new CausalLM(opened.config, parts), () => [parts.body, parts.head]);
+    try {
+      if (options.maxLength !== undefined) model.maxLength = options.maxLength;
+      model.tokenizer = await pickTokenizer(model.vocabSize, t, dictTokenizer);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  } finally {
+    await opened.close();
+  }
+}
+
+/** `make()`, or, if it throws, the parts it would have owned freed. */
+function construct<M>(make: () => M, parts: () => { dispose(): void }[]): M {
+  try {
+    return make();
   } catch (e) {
-    model.dispose();
+    for (const p of parts()) p.dispose();
     throw e;
   }
-  return model;
 }
 
 async function pickTokenizer(vocab: number, choice: LoadOptions["tokenizer"], dictTokenizer: Gpt2Tokenizer | undefined): Promise<Tokenizer | undefined> {

@@ -1,36 +1,29 @@
 /**
- * `TnnForCausalLM`: the TNN language model (the official `decoder.*`).
+ * `TnnForCausalLM`: the TNN language model (the official `decoder.*`): a body and an output projection.
  * @module
  */
 import { DisposedError, ShapeError } from "../core/errors.js";
 import { type Tensor } from "../core/tensor.js";
-import { type Embedding } from "../nn/embedding.js";
-import { type LayerNorm } from "../nn/layer-norm.js";
-import { type Linear } from "../nn/linear.js";
-import { type TnnBlock } from "../nn/tnn-block.js";
+import { Linear } from "../nn/linear.js";
+import { type VarBuilder } from "../nn/var-builder.js";
+import { headRows, mapSequences } from "./batch.js";
 import { type TnnConfig } from "./config.js";
-import { type ForwardOptions, type TokenIds, logitsForward, runLayerStack, parseTokenIds } from "./token-ids.js";
+import { type BodyOptions, TnnBody } from "./tnn-body.js";
+import { type ForwardOptions, type TokenIds, parseForwardOptions, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
 /** The layers of a {@link TnnForCausalLM}. */
 export interface CausalLMParts {
-  readonly embed: Embedding;
-  readonly layers: readonly TnnBlock[];
-  readonly finalNorm?: LayerNorm;
+  readonly body: TnnBody;
   /** The output projection `[V, d]`, no bias; tied models share the embedding's storage. */
   readonly head: Linear;
 }
 
-/**
- * `x = scale · E[ids]`, the blocks, the final LayerNorm, `logits = h Eᵀ`. Batches run one sequence at a time, so
- * memory is that of one sequence plus the output.
- */
+/** `x = scale · E[ids]`, the blocks, the final norm, `logits = h Wᵀ` (W tied to E unless the file says otherwise). */
 export class TnnForCausalLM {
   readonly config: TnnConfig;
-  readonly embed: Embedding;
-  readonly layers: readonly TnnBlock[];
-  readonly finalNorm: LayerNorm | undefined;
+  readonly body: TnnBody;
   readonly head: Linear;
   #disposed = false;
 
@@ -39,17 +32,21 @@ export class TnnForCausalLM {
    * @throws {ShapeError} the parts do not match the config
    */
   constructor(config: TnnConfig, parts: CausalLMParts) {
-    const d = config.dModel;
-    if (parts.embed.dim !== d || parts.embed.vocabSize !== config.vocabSize || parts.layers.length !== config.nLayers ||
-        parts.layers.some((l) => l.dim !== d) || parts.head.inFeatures !== d || parts.head.outFeatures !== config.vocabSize ||
-        (parts.finalNorm !== undefined && parts.finalNorm.dim !== d)) {
+    const { body, head } = parts;
+    if (body.dim !== config.dModel || body.embed.vocabSize !== config.vocabSize || body.layers.length !== config.nLayers ||
+        head.inFeatures !== config.dModel || head.outFeatures !== config.vocabSize) {
       throw new ShapeError("TnnForCausalLM: the layers' sizes do not match the config");
     }
     this.config = config;
-    this.embed = parts.embed;
-    this.layers = Object.freeze([...parts.layers]);
-    this.finalNorm = parts.finalNorm;
-    this.head = parts.head;
+    this.body = body;
+    this.head = head;
+  }
+
+  /** The official parameters: the body under `decoder.`, and `decoder.output_projection.weight` tied to the embedding. */
+  static loadParts(vb: VarBuilder, config: TnnConfig, options: BodyOptions = {}): CausalLMParts {
+    const dec = vb.pp("decoder");
+    const body = TnnBody.load(dec, config, options);
+    return { body, head: new Linear(dec.tiedMatrix("output_projection.weight", body.embed.weight)) };
   }
 
   /** Vocabulary size V. */
@@ -58,12 +55,13 @@ export class TnnForCausalLM {
   }
 
   /**
-   * Final hidden states of one sequence of valid ids (after the final norm): `[n, d]`. The caller owns the result.
+   * Final hidden states of one sequence (after the final norm): `[n, d]`. The caller owns the result.
    * @throws {ShapeError|ValueRangeError} the ids are empty or out of range
    */
   hiddenStates(ids: Int32Array | readonly number[]): F32 {
+    this.#alive();
     const { sequences } = parseTokenIds(ids as TokenIds, this.vocabSize, "TnnForCausalLM.hiddenStates");
-    return runLayerStack(this, sequences[0]!);
+    return this.body.forward(sequences[0]!);
   }
 
   /**
@@ -75,7 +73,15 @@ export class TnnForCausalLM {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    return logitsForward(ids, options, this.vocabSize, "TnnForCausalLM.forward", (seq) => runLayerStack(this, seq), this.head);
+    const what = "TnnForCausalLM.forward";
+    const { lastOnly } = parseForwardOptions(options, what);
+    const parsed = parseTokenIds(ids, this.vocabSize, what);
+    const n = parsed.sequences[0]!.length;
+    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
+      using h = this.body.forward(seq);
+      using rows = headRows(h, lastOnly);
+      this.head.forward(rows, out);
+    });
   }
 
   #alive(): void {
@@ -86,9 +92,7 @@ export class TnnForCausalLM {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.embed.dispose();
-    for (const l of this.layers) l.dispose();
-    this.finalNorm?.dispose();
+    this.body.dispose();
     this.head.dispose();
   }
 }

@@ -4,9 +4,35 @@
  */
 import { ShapeError } from "../core/errors.js";
 import { type Tensor } from "../core/tensor.js";
-import { type Linear } from "../nn/linear.js";
+import { Linear } from "../nn/linear.js";
+import { type VarBuilder } from "../nn/var-builder.js";
 
 type F32 = Tensor<"float32">;
+
+/** The sizes of one classification head, as a file's shapes give them. */
+export interface ClassificationHeadSpec {
+  readonly name: string;
+  /** dense's output width. */
+  readonly inner: number;
+  readonly classes: number;
+}
+
+const HEAD_RE = /^classification_heads\.([^.]+)\.(dense|out_proj)\.weight$/;
+
+/** The classification heads a file holds (`classification_heads.<name>.*`), sized by their shapes; sorted by name. */
+export function classificationHeadsOf(file: { names(): Iterable<string>; get(name: string): { readonly shape: readonly number[] } | undefined }): ClassificationHeadSpec[] {
+  const names = new Set<string>();
+  for (const n of file.names()) {
+    const m = HEAD_RE.exec(n);
+    if (m) names.add(m[1]!);
+  }
+  return [...names].sort().map((name) => {
+    const dense = file.get(`classification_heads.${name}.dense.weight`)?.shape;
+    const out = file.get(`classification_heads.${name}.out_proj.weight`)?.shape;
+    // A malformed head keeps plausible sizes here; the parameter check then reports its shapes by name.
+    return { name, inner: dense?.length === 2 ? dense[0]! : 1, classes: out?.length === 2 ? out[0]! : 1 };
+  });
+}
 
 /** First-token pooling, then `out_proj(tanh(dense(h_0)))`. */
 export class ClassificationHead {
@@ -29,25 +55,21 @@ export class ClassificationHead {
     return this.outProj.outFeatures;
   }
 
+  /** `classification_heads.<name>.dense` (d → inner) and `.out_proj` (inner → classes) under `vb`. */
+  static load(vb: VarBuilder, spec: ClassificationHeadSpec, dim: number): ClassificationHead {
+    const h = vb.pp("classification_heads").pp(spec.name);
+    return new ClassificationHead(spec.name, Linear.load(h.pp("dense"), dim, spec.inner), Linear.load(h.pp("out_proj"), spec.inner, spec.classes));
+  }
+
   /** Class logits of one sequence's hidden states `h` (`[n, d]`): `[1, classes]`, written to `out` when given. */
   forward(h: F32, out?: F32): F32 {
-    const first = h.select(0);
-    const row = first.reshape([1, first.size]);
-    first.dispose();
-    let z: F32;
-    try {
-      z = this.dense.forward(row);
-    } finally {
-      row.dispose();
-    }
-    try {
-      // tanh over one pooled vector per sequence (d values): too little work to need a kernel of its own.
-      const v = z.data;
-      for (let i = 0; i < v.length; i++) v[i] = Math.tanh(v[i]!);
-      return this.outProj.forward(z, out);
-    } finally {
-      z.dispose();
-    }
+    using first = h.select(0);
+    using row = first.reshape([1, first.size]);
+    using z = this.dense.forward(row);
+    // tanh over one pooled vector per sequence (d values): too little work to need a kernel of its own.
+    const v = z.data;
+    for (let i = 0; i < v.length; i++) v[i] = Math.tanh(v[i]!);
+    return this.outProj.forward(z, out);
   }
 
   /** Frees both layers. Idempotent. */

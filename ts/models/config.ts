@@ -1,6 +1,5 @@
 /**
- * The model config: its type, validation, the snake_case JSON schema of config.json, and inference from the
- * names and shapes of an official fairseq state dict.
+ * The model config: its type, validation and the snake_case JSON schema of config.json.
  * @module
  */
 import { ConfigError } from "../core/errors.js";
@@ -41,7 +40,23 @@ export interface TnnConfig {
   readonly lmHead: "tied" | "mlm";
   /** Training length. Informational: the TNN runs on any length. */
   readonly maxPositions: number;
+  /**
+   * The GTU version: `"v2"` (the paper's, default), `"v1"` (v2 inside its own SimpleRMSNorm and residual) or `"v3"`
+   * (one `in_proj` for both gates, no activation). v1 and v2 have the same parameters.
+   */
+  readonly gtu: GtuVersion;
+  /** The GLU version: `"v1"` (`l1`, `l2`, `l3`, default) or `"v2"` (`l1`, `l2`: `W_2 (h ⊙ SiLU(h))`). */
+  readonly glu: GluVersion;
+  /** The official `use_norm`: a parameter-free SimpleRMSNorm inside the GTU, before its output projection. */
+  readonly gtuNorm: boolean;
+  /** The official architecture these weights were trained as (fairseq's `--arch`), when known. Informational. */
+  readonly arch: string | null;
 }
+
+/** GTU versions of the official code. */
+export type GtuVersion = "v1" | "v2" | "v3";
+/** GLU versions of the official code. */
+export type GluVersion = "v1" | "v2";
 
 /** A config as config.json writes it (snake_case). */
 export interface TnnConfigJSON {
@@ -62,6 +77,10 @@ export interface TnnConfigJSON {
   embedding_layernorm: boolean;
   lm_head: "tied" | "mlm";
   max_positions?: number;
+  gtu?: GtuVersion;
+  glu?: GluVersion;
+  gtu_norm?: boolean;
+  arch?: string | null;
 }
 
 const SNAKE: Readonly<Record<keyof TnnConfig, keyof TnnConfigJSON>> = {
@@ -82,10 +101,20 @@ const SNAKE: Readonly<Record<keyof TnnConfig, keyof TnnConfigJSON>> = {
   embeddingLayernorm: "embedding_layernorm",
   lmHead: "lm_head",
   maxPositions: "max_positions",
+  gtu: "gtu",
+  glu: "glu",
+  gtuNorm: "gtu_norm",
+  arch: "arch",
 };
 
 const KEYS = Object.keys(SNAKE) as (keyof TnnConfig)[];
-const OPTIONAL: Partial<Record<keyof TnnConfig, unknown>> = { padIndex: 1, maxPositions: 512 };
+
+/** The config.json (snake_case) name of a config field, for messages. */
+export function jsonKey(k: keyof TnnConfig): string {
+  return SNAKE[k];
+}
+/** Keys a config may leave out, with the paper's values (so older config.json files stay valid). */
+const OPTIONAL: Partial<Record<keyof TnnConfig, unknown>> = { padIndex: 1, maxPositions: 512, gtu: "v2", glu: "v1", gtuNorm: false, arch: null };
 
 /** The GTU width d1 = d · expand ratio. */
 export function mixerChannels(c: TnnConfig): number {
@@ -124,7 +153,10 @@ export function validateConfig(input: unknown): TnnConfig {
   for (const k of ["dModel", "nLayers", "nHeads", "rpeDim", "gluDim", "vocabSize", "maxPositions"] as const) posInt(k);
   posInt("rpeLayers", 0);
   if (out.padIndex !== null) posInt("padIndex", 0);
-  for (const k of ["causal", "prenorm", "embeddingLayernorm"] as const) bool(k);
+  for (const k of ["causal", "prenorm", "embeddingLayernorm", "gtuNorm"] as const) bool(k);
+  if (out.gtu !== undefined && !["v1", "v2", "v3"].includes(out.gtu as string)) problems.push(`gtu must be "v1", "v2" or "v3", got ${JSON.stringify(out.gtu)}`);
+  if (out.glu !== undefined && !["v1", "v2"].includes(out.glu as string)) problems.push(`glu must be "v1" or "v2", got ${JSON.stringify(out.glu)}`);
+  if (out.arch !== undefined && out.arch !== null && typeof out.arch !== "string") problems.push(`arch must be a string or null, got ${JSON.stringify(out.arch)}`);
   const er = out.expandRatio;
   if (er !== undefined && (typeof er !== "number" || !Number.isFinite(er) || er <= 0)) problems.push(`expandRatio must be a positive number, got ${JSON.stringify(er)}`);
   const g = out.gamma;
@@ -179,113 +211,4 @@ export function configToJSON(c: TnnConfig): TnnConfigJSON {
   const out: Record<string, unknown> = {};
   for (const k of KEYS) out[SNAKE[k]] = c[k];
   return out as unknown as TnnConfigJSON;
-}
-
-/** What {@link inferConfig} needs of a weights file: names, shapes and (for gamma) values. */
-export interface StateDictView {
-  names(): Iterable<string>;
-  shape(name: string): readonly number[] | undefined;
-  /** The first value of a float tensor, for the nominal gamma. */
-  firstValue(name: string): number | undefined;
-}
-
-/**
- * The fields an official fairseq state dict's names and shapes determine, as far as they are present. Fields the
- * weights cannot tell are absent here.
- */
-export function inferFromWeights(w: StateDictView): Partial<TnnConfig> {
-  const names = [...w.names()];
-  const has = (n: string): boolean => w.shape(n) !== undefined;
-  let lmHead: "tied" | "mlm";
-  if (has("decoder.embed_tokens.weight")) lmHead = "tied";
-  else if (has("encoder.sentence_encoder.embed_tokens.weight")) lmHead = "mlm";
-  else return {};
-  const P = bodyPrefix({ lmHead });
-  const out: { -readonly [K in keyof TnnConfig]?: TnnConfig[K] } = { lmHead };
-  const emb = w.shape(`${P}embed_tokens.weight`)!;
-  if (emb.length === 2) [out.vocabSize, out.dModel] = emb as [number, number];
-  const layerIds = new Set<number>();
-  const rpeIds = new Set<number>();
-  const layerRe = new RegExp(`^${P.replace(/\./g, "\\.")}layers\\.(\\d+)\\.`);
-  for (const n of names) {
-    const m = layerRe.exec(n);
-    if (!m) continue;
-    layerIds.add(Number(m[1]));
-    const r = /^self_attn\.gtu\.toep\.rpe\.layers\.(\d+)\./.exec(n.slice(m[0].length));
-    if (m[1] === "0" && r) rpeIds.add(Number(r[1]));
-  }
-  out.nLayers = layerIds.size;
-  const L0 = `${P}layers.0.`;
-  const v = w.shape(`${L0}self_attn.gtu.v_proj.weight`);
-  if (v?.length === 2 && out.dModel) out.expandRatio = v[0]! / out.dModel;
-  const pos = w.shape(`${L0}self_attn.gtu.toep.rpe.pos_proj.weight`);
-  if (pos?.length === 2) out.rpeDim = pos[0]!;
-  if (pos) out.rpeLayers = rpeIds.size;
-  const g = w.shape(`${L0}self_attn.gtu.toep.gamma`);
-  if (g) {
-    out.nHeads = g.length === 3 ? g[0]! : 1;
-    const first = w.firstValue(`${L0}self_attn.gtu.toep.gamma`);
-    out.gamma = first !== undefined && first > 0 && first <= 1 ? Math.fround(first) : 0.99;
-  } else if (v) {
-    // Without gamma, heads leave no trace in the weights.
-    out.gamma = null;
-  }
-  const l1 = w.shape(`${L0}glu.l1.weight`);
-  if (l1?.length === 2) out.gluDim = l1[0]!;
-  out.finalNorm = has(`${P}layer_norm.weight`) ? "layernorm" : null;
-  out.embeddingLayernorm = has(`${P}layernorm_embedding.weight`);
-  return out;
-}
-
-/**
- * The config of an official fairseq state dict. What the weights cannot tell follows the official archs:
- * `decoder.*` is the causal pre-norm LM with √d embedding scale and a tied head; `encoder.sentence_encoder.*` is the
- * bidirectional post-norm encoder with embedding scale 1 and the MLM head.
- * @throws {ConfigError} the names are not an official TNN state dict's
- */
-export function inferConfig(w: StateDictView): TnnConfig {
-  const p = inferFromWeights(w);
-  if (!p.lmHead) {
-    throw new ConfigError(
-      "cannot infer a config: the weights have neither decoder.embed_tokens.weight (causal LM) nor " +
-        "encoder.sentence_encoder.embed_tokens.weight (encoder); pass options.config",
-    );
-  }
-  const need = ["dModel", "vocabSize", "nLayers", "expandRatio", "rpeDim", "rpeLayers", "gluDim"] as const;
-  const missing = need.filter((k) => p[k] === undefined || (k !== "rpeLayers" && p[k] === 0));
-  if (missing.length) throw new ConfigError(`cannot infer ${missing.join(", ")} from the weights' names and shapes; pass options.config`);
-  const decoder = p.lmHead === "tied";
-  return validateConfig({
-    ...p,
-    nHeads: p.nHeads ?? 1,
-    gamma: p.gamma === undefined ? null : p.gamma,
-    causal: decoder,
-    prenorm: decoder,
-    embedScale: decoder ? Math.sqrt(p.dModel!) : 1,
-    padIndex: 1,
-    maxPositions: 512,
-  });
-}
-
-/**
- * Lists where `config` contradicts what the weights' names and shapes say.
- * @throws {ConfigError} one or more contradictions, all listed
- */
-export function checkConfigAgainstWeights(config: TnnConfig, w: StateDictView): void {
-  const p = inferFromWeights(w);
-  const problems: string[] = [];
-  if (!p.lmHead) {
-    problems.push(`lm_head "${config.lmHead}" needs ${bodyPrefix(config)}embed_tokens.weight, which the weights lack`);
-  } else if (p.lmHead !== config.lmHead) {
-    problems.push(`lm_head is "${config.lmHead}" but the weights are a${p.lmHead === "tied" ? " causal LM (decoder.*)" : "n encoder (encoder.sentence_encoder.*)"}`);
-  } else {
-    const fields = ["dModel", "vocabSize", "nLayers", "expandRatio", "nHeads", "rpeDim", "rpeLayers", "gluDim", "finalNorm", "embeddingLayernorm"] as const;
-    for (const k of fields) {
-      if (p[k] !== undefined && p[k] !== config[k]) problems.push(`${SNAKE[k]} is ${JSON.stringify(config[k])} but the weights say ${JSON.stringify(p[k])}`);
-    }
-    if (p.gamma !== undefined && (p.gamma === null) !== (config.gamma === null)) {
-      problems.push(config.gamma === null ? "gamma is null (no decay) but the weights have toep.gamma" : `gamma is ${config.gamma} but the weights have no toep.gamma (no decay)`);
-    }
-  }
-  if (problems.length) throw new ConfigError(`the config contradicts the weights: ${problems.join("; ")}`);
 }

@@ -5,22 +5,19 @@
  */
 import { DisposedError, InvalidOptionError, ShapeError } from "../core/errors.js";
 import { type Tensor } from "../core/tensor.js";
-import { type Embedding } from "../nn/embedding.js";
-import { type LayerNorm } from "../nn/layer-norm.js";
-import { type TnnBlock } from "../nn/tnn-block.js";
-import { type ClassificationHead } from "./classification-head.js";
+import { type VarBuilder } from "../nn/var-builder.js";
+import { headRows, mapSequences } from "./batch.js";
+import { ClassificationHead, type ClassificationHeadSpec } from "./classification-head.js";
 import { type TnnConfig } from "./config.js";
-import { type MlmHead } from "./mlm-head.js";
-import { type ForwardOptions, type TokenIds, logitsForward, runLayerStack, mapSequences, parseTokenIds } from "./token-ids.js";
+import { MlmHead } from "./mlm-head.js";
+import { type BodyOptions, TnnBody } from "./tnn-body.js";
+import { type ForwardOptions, type TokenIds, parseForwardOptions, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
 /** The layers of a {@link TnnEncoder}. */
 export interface EncoderParts {
-  readonly embed: Embedding;
-  readonly embedNorm?: LayerNorm;
-  readonly layers: readonly TnnBlock[];
-  readonly finalNorm?: LayerNorm;
+  readonly body: TnnBody;
   readonly lmHead: MlmHead;
   readonly classificationHeads?: readonly ClassificationHead[];
 }
@@ -32,15 +29,13 @@ export interface ClassifyOptions {
 }
 
 /**
- * `x = LayerNorm(scale · E[ids])`, the (post-norm) blocks, then the MLM head or a classification head. Padding is
- * not masked inside the TNO, as in the official code.
+ * `x = LayerNorm(scale · E[ids])` with padding rows zeroed, the blocks, then the MLM head or a classification head.
+ * As in the official `TransformerEncoder`, padding is zeroed once after the embedding and nowhere else: a padded
+ * row's zeros still enter every later layer's mixing.
  */
 export class TnnEncoder {
   readonly config: TnnConfig;
-  readonly embed: Embedding;
-  readonly embedNorm: LayerNorm | undefined;
-  readonly layers: readonly TnnBlock[];
-  readonly finalNorm: LayerNorm | undefined;
+  readonly body: TnnBody;
   readonly lmHead: MlmHead;
   readonly #heads: ReadonlyMap<string, ClassificationHead>;
   #disposed = false;
@@ -52,18 +47,25 @@ export class TnnEncoder {
   constructor(config: TnnConfig, parts: EncoderParts) {
     const d = config.dModel;
     const heads = parts.classificationHeads ?? [];
-    if (parts.embed.dim !== d || parts.embed.vocabSize !== config.vocabSize || parts.layers.length !== config.nLayers ||
-        parts.layers.some((l) => l.dim !== d) || parts.lmHead.vocabSize !== config.vocabSize || parts.lmHead.dense.inFeatures !== d ||
-        heads.some((h) => h.dense.inFeatures !== d)) {
+    const { body } = parts;
+    if (body.dim !== d || body.embed.vocabSize !== config.vocabSize || body.layers.length !== config.nLayers ||
+        parts.lmHead.vocabSize !== config.vocabSize || parts.lmHead.dense.inFeatures !== d || heads.some((h) => h.dense.inFeatures !== d)) {
       throw new ShapeError("TnnEncoder: the layers' sizes do not match the config");
     }
     this.config = config;
-    this.embed = parts.embed;
-    this.embedNorm = parts.embedNorm;
-    this.layers = Object.freeze([...parts.layers]);
-    this.finalNorm = parts.finalNorm;
+    this.body = body;
     this.lmHead = parts.lmHead;
     this.#heads = new Map(heads.map((h) => [h.name, h]));
+  }
+
+  /**
+   * The official parameters: the body under `encoder.sentence_encoder.` (padding id `config.padIndex` zeroed after
+   * the embedding), `encoder.lm_head.*`, and each of `heads` under `classification_heads.<name>.*`.
+   */
+  static loadParts(vb: VarBuilder, config: TnnConfig, heads: readonly ClassificationHeadSpec[] = [], options: BodyOptions = {}): EncoderParts {
+    const body = TnnBody.load(vb.pp("encoder").pp("sentence_encoder"), config, { ...options, maskPadding: config.padIndex ?? undefined });
+    const lmHead = MlmHead.load(vb, config.dModel, config.vocabSize, body.embed.weight);
+    return { body, lmHead, classificationHeads: heads.map((h) => ClassificationHead.load(vb, h, config.dModel)) };
   }
 
   /** Vocabulary size V. */
@@ -91,12 +93,8 @@ export class TnnEncoder {
     const parsed = parseTokenIds(ids, this.vocabSize, "TnnEncoder.features");
     const n = parsed.sequences[0]!.length;
     return mapSequences(parsed, [n, this.config.dModel], (seq, out) => {
-      const h = runLayerStack(this, seq);
-      try {
-        out.data.set(h.data);
-      } finally {
-        h.dispose();
-      }
+      using h = this.body.forward(seq);
+      out.data.set(h.data);
     });
   }
 
@@ -109,7 +107,15 @@ export class TnnEncoder {
    */
   forward(ids: TokenIds, options?: ForwardOptions): F32 {
     this.#alive();
-    return logitsForward(ids, options, this.vocabSize, "TnnEncoder.forward", (seq) => runLayerStack(this, seq), this.lmHead);
+    const what = "TnnEncoder.forward";
+    const { lastOnly } = parseForwardOptions(options, what);
+    const parsed = parseTokenIds(ids, this.vocabSize, what);
+    const n = parsed.sequences[0]!.length;
+    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
+      using h = this.body.forward(seq);
+      using rows = headRows(h, lastOnly);
+      this.lmHead.forward(rows, out);
+    });
   }
 
   /**
@@ -133,14 +139,9 @@ export class TnnEncoder {
     }
     const parsed = parseTokenIds(ids, this.vocabSize, "TnnEncoder.classify");
     return mapSequences(parsed, [head.numClasses], (seq, out) => {
-      const h = runLayerStack(this, seq);
-      const row = out.reshape([1, head.numClasses]);
-      try {
-        head.forward(h, row);
-      } finally {
-        row.dispose();
-        h.dispose();
-      }
+      using h = this.body.forward(seq);
+      using row = out.reshape([1, head.numClasses]);
+      head.forward(h, row);
     });
   }
 
@@ -152,10 +153,7 @@ export class TnnEncoder {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.embed.dispose();
-    this.embedNorm?.dispose();
-    for (const l of this.layers) l.dispose();
-    this.finalNorm?.dispose();
+    this.body.dispose();
     this.lmHead.dispose();
     for (const h of this.#heads.values()) h.dispose();
   }

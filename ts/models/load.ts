@@ -1,35 +1,68 @@
 /**
- * `loadModel`: weights (and a config) in, the right model class out.
+ * Opening a weights file: its header and config first (no tensor data read, nothing allocated), then, for the
+ * parameters a model declares, streaming the data into wasm and binding it.
  * @module
  */
-import { ConfigError, InvalidOptionError } from "../core/errors.js";
+import { ConfigError, InvalidOptionError, WeightsFormatError } from "../core/errors.js";
 import { init } from "../core/wasm.js";
-import { type CausalLMParts, TnnForCausalLM } from "./causal-lm.js";
-import { type TnnConfig, type TnnConfigJSON, checkConfigAgainstWeights, configFromJSON, inferConfig } from "./config.js";
-import { TnnEncoder } from "./encoder.js";
-import { type SafetensorsFile, type SafetensorsHeader, readSafetensorsHeader } from "./safetensors.js";
-import { type StagedWeights, WeightStager } from "./weight-stager.js";
-import { type BindOptions, bindCausalLM, bindEncoder, checkWeights, parseBindOptions, stagingTarget, stateDictView, tiedPairs } from "./weights.js";
+import { Tensor } from "../core/tensor.js";
+import { DeclaringVarBuilder, type ParamSpec, type VarBuilder } from "../nn/var-builder.js";
+import { type TnnConfig, type TnnConfigJSON, configFromJSON, mixerChannels } from "./config.js";
+import { checkConfigAgainstWeights, inferConfig } from "./infer-config.js";
+import { type OfficialConfigJSON, isOfficialConfig, officialConfig } from "./official.js";
+import { type SafetensorsHeader, readSafetensorsHeader } from "./safetensors.js";
+import { type StagedDType, type StagedWeights, WeightStager } from "./weight-stager.js";
+import { StagedVarBuilder, checkParams, stagingTarget, tiedPairs } from "./weights.js";
 import { ChunkReader, type WeightsSource, isUrlString, openByteStream } from "./weights-source.js";
 
-/** Either model `loadModel` can return. */
-export type TnnModel = TnnForCausalLM | TnnEncoder;
+/** A config as `loadModel` takes it. */
+export type ConfigSource = TnnConfig | TnnConfigJSON | OfficialConfigJSON | string;
 
-/** Options of {@link loadModel}. */
-export interface LoadOptions extends BindOptions {
+/** What a model file's reader needs to know (the models layer's share of `loadModel`'s options). */
+export interface ReadOptions {
   /**
-   * The config: a {@link TnnConfig}, config.json's snake_case object, or its JSON text. Without it, a config.json
-   * beside a weights path or URL is read if present, else the config is inferred from the official names and shapes.
+   * The config: a {@link TnnConfig}, config.json's snake_case object, the converter's
+   * `{ fairseq_arch, fairseq_args }`, or the JSON text of either. Without it: a config.json beside a weights path or
+   * URL; else the architecture recorded in the file's metadata; else inferred from the official names and shapes.
    */
-  readonly config?: TnnConfig | TnnConfigJSON | string;
+  readonly config?: ConfigSource;
   /**
-   * @internal The class built for causal LMs, so a later layer (ts/generate) can supply a subclass. It is called as
-   * `new causalLMClass(config, parts)`.
+   * Storage of Linear and Embedding weights in wasm memory: `float32` (default), `float16` (half the memory) or
+   * `int8` (a quarter: codes with one scale per row); products are computed in float32 either way.
    */
-  readonly causalLMClass?: new (config: TnnConfig, parts: CausalLMParts) => TnnForCausalLM;
+  readonly dtype?: StagedDType;
 }
 
-const OPTION_KEYS = new Set(["config", "dtype", "tnoCacheBytes", "causalLMClass"]);
+const DTYPES: readonly StagedDType[] = ["float32", "float16", "int8"];
+
+/**
+ * Checks the options this layer reads.
+ * @throws {InvalidOptionError} a bad dtype
+ */
+export function checkReadOptions(options: ReadOptions): void {
+  if (options.dtype !== undefined && !DTYPES.includes(options.dtype)) {
+    throw new InvalidOptionError(`dtype must be "float32", "float16" or "int8", got ${String(options.dtype)}`);
+  }
+}
+
+/** A weights file whose header has been read and whose config is decided; its data is not read yet. */
+export interface OpenedModel {
+  /** The config (final once {@link load} has run: an inferred one learns the nominal λ from the data). */
+  readonly config: TnnConfig;
+  readonly header: SafetensorsHeader;
+  /** `"causal-lm"` for `decoder.*` models, `"encoder"` for `encoder.sentence_encoder.*`. */
+  readonly kind: "causal-lm" | "encoder";
+  /**
+   * Declares the parameters `build` reads, checks the header against them, streams the data into wasm for them and
+   * builds with the loaded tensors. On failure nothing is left allocated.
+   * @throws {WeightsMismatchError} tensors missing, unexpected or mis-shaped (all listed), before any data is read
+   * @throws {WeightsFormatError} the data is truncated or longer than the header says
+   * @throws {OutOfMemoryError} the weights do not fit in wasm memory
+   */
+  load<P>(build: (vb: VarBuilder, config: TnnConfig) => P): Promise<P>;
+  /** Releases the source (cancels a stream that was not read to its end). */
+  close(): Promise<void>;
+}
 
 /** config.json beside a weights path or URL, or undefined when there is none. */
 async function configBeside(source: WeightsSource): Promise<string | undefined> {
@@ -62,110 +95,115 @@ async function configBeside(source: WeightsSource): Promise<string | undefined> 
   }
 }
 
+/** The official form of a config given as an object or JSON text, or undefined for our own schema. */
+function officialForm(given: ConfigSource): OfficialConfigJSON | undefined {
+  if (typeof given !== "string") return isOfficialConfig(given) ? given : undefined;
+  try {
+    const obj: unknown = JSON.parse(given);
+    return isOfficialConfig(obj) ? obj : undefined;
+  } catch {
+    return undefined; // configFromJSON reports the syntax error
+  }
+}
+
+/** The architecture the converter recorded in the file's metadata, if any. */
+function recordedArch(header: SafetensorsHeader): OfficialConfigJSON | undefined {
+  const arch = header.metadata.fairseq_arch;
+  if (arch === undefined) return undefined;
+  let args: unknown;
+  try {
+    args = JSON.parse(header.metadata.fairseq_args ?? "{}");
+  } catch (e) {
+    throw new ConfigError(`the file's __metadata__.fairseq_args is not valid JSON: ${(e as Error).message}`);
+  }
+  if (args === null || typeof args !== "object" || Array.isArray(args)) throw new ConfigError("the file's __metadata__.fairseq_args must be a JSON object");
+  return { fairseq_arch: arch, fairseq_args: args as Record<string, unknown> };
+}
+
+/** The config: given (checked against the names), else recorded in the metadata, else inferred. */
+function decideConfig(given: ConfigSource | undefined, header: SafetensorsHeader): { config: TnnConfig; inferred: boolean } {
+  const official = given === undefined ? recordedArch(header) : officialForm(given);
+  if (official) return { config: officialConfig(official.fairseq_arch, official.fairseq_args, header), inferred: false };
+  if (given === undefined) return { config: inferConfig(header), inferred: true };
+  const config = configFromJSON(given);
+  checkConfigAgainstWeights(config, header);
+  return { config, inferred: false };
+}
+
+function describe(c: TnnConfig): string {
+  const kind = c.lmHead === "tied" ? "causal LM" : "encoder";
+  return `${c.arch ? `${c.arch} ` : ""}${kind} with d_model ${c.dModel}, ${c.nLayers} layers, d1 ${mixerChannels(c)}`;
+}
+
 /**
- * Loads a TNN from safetensors under the official fairseq names: a {@link TnnForCausalLM} for `decoder.*` weights
- * (config `lm_head: "tied"`), a {@link TnnEncoder} for `encoder.sentence_encoder.*` (`lm_head: "mlm"`).
+ * Reads `source`'s header and decides its config; the data stays unread until {@link OpenedModel.load}.
  * Initialises the wasm kernels if `init()` has not run.
- *
- * The file is read front to back and each tensor goes into wasm memory as it arrives, in the dtype the model keeps
- * it in, so a `Response`, stream, URL or file path is never held whole in JS memory. The header is checked against
- * the config before any tensor data is read.
- *
- * @param source safetensors bytes, an ArrayBuffer, a URL, a `Response`, a `ReadableStream`, or a file path (Node,
- *   Deno, Bun)
- * @throws {WeightsFormatError} the file cannot be read or is not valid safetensors
- * @throws {ConfigError} the config is invalid, contradicts the weights, or cannot be inferred
- * @throws {WeightsMismatchError} tensors are missing, unexpected or mis-shaped (all listed)
- * @throws {InvalidOptionError} unknown or bad options
- * @throws {OutOfMemoryError} the weights do not fit in wasm memory
+ * @throws {WeightsFormatError} the source cannot be read or its header is not valid safetensors, or a byte source's
+ *   length differs from what its header describes
+ * @throws {ConfigError} the config is invalid, contradicts the weights, names an unsupported architecture, or
+ *   cannot be inferred
+ * @throws {InvalidOptionError} bad options
  */
-export async function loadModel(source: WeightsSource, options: LoadOptions = {}): Promise<TnnModel> {
-  checkLoadOptions(options);
+export async function openModel(source: WeightsSource, options: ReadOptions = {}): Promise<OpenedModel> {
+  checkReadOptions(options);
   await init();
   const given = options.config ?? (await configBeside(source));
-  const config = given === undefined ? undefined : configFromJSON(given);
   const reader = new ChunkReader(await openByteStream(source));
   try {
     const header = await readSafetensorsHeader(reader);
-    const stager = newStager(header, config, options);
-    try {
-      for (let chunk = await reader.next(); chunk; chunk = await reader.next()) stager.write(chunk);
-      return assemble(header, stager.finish(), config, options);
-    } catch (e) {
-      stager.dispose();
-      throw e;
+    const length = source instanceof Uint8Array ? source.length : source instanceof ArrayBuffer ? source.byteLength : undefined;
+    if (length !== undefined && length !== reader.consumed + header.dataBytes) {
+      throw new WeightsFormatError(
+        `safetensors: the file is ${length} bytes but its header describes ${reader.consumed + header.dataBytes} ` +
+          `(${reader.consumed} of header, ${header.dataBytes} of data)${length < reader.consumed + header.dataBytes ? "; truncated?" : ""}`,
+      );
     }
-  } finally {
+    let { config, inferred } = decideConfig(given, header);
+    const dtype = options.dtype ?? "float32";
+    return {
+      get config() {
+        return config;
+      },
+      header,
+      kind: config.lmHead === "tied" ? "causal-lm" : "encoder",
+      async load<P>(build: (vb: VarBuilder, config: TnnConfig) => P): Promise<P> {
+        const declared = new DeclaringVarBuilder();
+        build(declared, config);
+        const specs = declared.specs;
+        checkParams(specs, header, describe(config));
+        const stager = new WeightStager(header, stagingTarget(specs, dtype), tiedPairs(specs));
+        let staged: StagedWeights;
+        try {
+          for (let chunk = await reader.next(); chunk; chunk = await reader.next()) stager.write(chunk);
+          staged = stager.finish();
+        } catch (e) {
+          stager.dispose();
+          throw e;
+        }
+        const vb = new StagedVarBuilder(staged);
+        try {
+          if (inferred && config.gamma !== null) config = { ...config, gamma: nominalGamma(staged, specs) ?? config.gamma };
+          return build(vb, config);
+        } catch (e) {
+          vb.disposeHandedOut();
+          throw e;
+        } finally {
+          staged.dispose();
+        }
+      },
+      close: () => reader.close(),
+    };
+  } catch (e) {
     await reader.close();
-  }
-}
-
-/**
- * Builds the model from a parsed file (synchronous; `init()` must have completed). Without `config`, it is inferred.
- * @throws as {@link loadModel}
- */
-export function buildModel(file: SafetensorsFile, config: TnnConfig | undefined, options: LoadOptions = {}): TnnModel {
-  checkLoadOptions(options);
-  const stager = newStager(file, config, options);
-  try {
-    for (const t of file.inDataOrder()) stager.write(t.bytes);
-    return assemble(file, stager.finish(), config, options);
-  } catch (e) {
-    stager.dispose();
     throw e;
   }
 }
 
-function checkLoadOptions(options: LoadOptions): void {
-  if (options === null || typeof options !== "object") throw new InvalidOptionError("loadModel: options must be an object");
-  for (const k of Object.keys(options)) {
-    if (!OPTION_KEYS.has(k)) throw new InvalidOptionError(`loadModel: unknown option "${k}"; expected ${[...OPTION_KEYS].join(", ")}`);
-  }
-  if (options.causalLMClass !== undefined && typeof options.causalLMClass !== "function") {
-    throw new InvalidOptionError("loadModel: causalLMClass must be a class");
-  }
-  parseBindOptions(options);
-}
-
-/**
- * Checks the header against the config (given, or inferred from names and shapes) before any data is read, and
- * prepares to stage the data for it.
- */
-function newStager(header: SafetensorsHeader, config: TnnConfig | undefined, options: LoadOptions): WeightStager {
-  const cfg = config ?? inferConfig(stateDictView(header));
-  if (config) checkConfigAgainstWeights(cfg, stateDictView(header));
-  checkWeights(cfg, header);
-  return new WeightStager(header, stagingTarget(cfg, header, parseBindOptions(options).dtype), tiedPairs(cfg));
-}
-
-/** The model from staged weights; an inferred config is inferred again now that values (gamma) can be read. */
-function assemble(header: SafetensorsHeader, staged: StagedWeights, config: TnnConfig | undefined, options: LoadOptions): TnnModel {
-  let cfg: TnnConfig;
-  try {
-    cfg = config ?? inferConfig(stateDictView(header, staged));
-  } catch (e) {
-    staged.dispose();
-    throw e;
-  }
-  const bindOptions: BindOptions = { dtype: options.dtype, tnoCacheBytes: options.tnoCacheBytes };
-  if (cfg.lmHead === "tied") {
-    const parts = bindCausalLM(cfg, staged, bindOptions);
-    try {
-      return new (options.causalLMClass ?? TnnForCausalLM)(cfg, parts);
-    } catch (e) {
-      disposeParts([parts.embed, ...parts.layers, parts.finalNorm, parts.head]);
-      throw e;
-    }
-  }
-  const parts = bindEncoder(cfg, staged, header, bindOptions);
-  try {
-    return new TnnEncoder(cfg, parts);
-  } catch (e) {
-    disposeParts([parts.embed, parts.embedNorm, ...parts.layers, parts.finalNorm, parts.lmHead, ...(parts.classificationHeads ?? [])]);
-    throw e;
-  }
-}
-
-function disposeParts(parts: ({ dispose(): void } | undefined)[]): void {
-  for (const p of parts) p?.dispose();
+/** The first λ of the first layer's decay, as staged: what an inferred config reports as its nominal λ. */
+function nominalGamma(staged: StagedWeights, specs: readonly ParamSpec[]): number | undefined {
+  const spec = specs.find((s) => s.name.endsWith(".toep.gamma"));
+  const t = spec && staged.peek(spec.name);
+  if (!(t instanceof Tensor) || t.size === 0) return undefined;
+  const v = (t as Tensor<"float32">).data[0]!;
+  return v > 0 && v <= 1 ? v : undefined;
 }

@@ -5,8 +5,10 @@
 import { ShapeError } from "../core/errors.js";
 import { gelu } from "../core/ops.js";
 import { type Tensor } from "../core/tensor.js";
-import { type LayerNorm } from "../nn/layer-norm.js";
-import { type Linear } from "../nn/linear.js";
+import { type Matrix } from "../core/quantized-matrix.js";
+import { LayerNorm } from "../nn/layer-norm.js";
+import { Linear } from "../nn/linear.js";
+import { type VarBuilder } from "../nn/var-builder.js";
 
 type F32 = Tensor<"float32">;
 
@@ -27,6 +29,15 @@ export class MlmHead {
     }
   }
 
+  /**
+   * `encoder.lm_head.*` under `vb`: `dense`, `layer_norm`, and `weight` (tied to `embedding`, the file may omit it)
+   * with `bias`.
+   */
+  static load(vb: VarBuilder, dim: number, vocabSize: number, embedding: Matrix): MlmHead {
+    const h = vb.pp("encoder").pp("lm_head");
+    return new MlmHead(Linear.load(h.pp("dense"), dim, dim), LayerNorm.load(h.pp("layer_norm"), dim), new Linear(h.tiedMatrix("weight", embedding), h.tensor("bias", [vocabSize])));
+  }
+
   /** Vocabulary size. */
   get vocabSize(): number {
     return this.decoder.outFeatures;
@@ -34,14 +45,10 @@ export class MlmHead {
 
   /** Logits of hidden states `h` (`[m, d]`): `[m, V]`, written to `out` when given. */
   forward(h: F32, out?: F32): F32 {
-    const z = this.dense.forward(h);
-    try {
-      gelu(z, z);
-      this.layerNorm.forward(z, z);
-      return this.decoder.forward(z, out);
-    } finally {
-      z.dispose();
-    }
+    using z = this.dense.forward(h);
+    gelu(z, z);
+    this.layerNorm.forward(z, z);
+    return this.decoder.forward(z, out);
   }
 
   /** Frees every part. Idempotent. */

@@ -1,9 +1,9 @@
 /**
- * Validation of the token ids a model's `forward` takes, and the per-sequence loop that fills a batched output.
+ * Token ids as a model's public methods take them: one sequence or a batch of equal-length sequences, checked once
+ * at that boundary.
  * @module
  */
 import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
-import { Tensor } from "../core/tensor.js";
 
 /** One sequence of token ids, or a batch of equal-length sequences. */
 export type TokenIds = Int32Array | readonly number[] | readonly (readonly number[] | Int32Array)[];
@@ -67,90 +67,4 @@ export function parseForwardOptions(options: ForwardOptions | undefined, what: s
     throw new InvalidOptionError(`${what}: lastOnly must be a boolean, got ${String(options.lastOnly)}`);
   }
   return { lastOnly: options.lastOnly ?? false };
-}
-
-/**
- * Allocates the output (`[batch, ...dims]` for a batch, else `dims`) and lets `fill` write each sequence's part.
- * On failure nothing is left allocated.
- */
-export function mapSequences(parsed: ParsedIds, dims: readonly number[], fill: (seq: Int32Array, out: Tensor<"float32">) => void): Tensor<"float32"> {
-  const out = Tensor.empty("float32", parsed.batched ? [parsed.sequences.length, ...dims] : dims);
-  try {
-    parsed.sequences.forEach((seq, b) => {
-      const part = parsed.batched ? out.select(b) : out;
-      try {
-        fill(seq, part);
-      } finally {
-        if (part !== out) part.dispose();
-      }
-    });
-  } catch (e) {
-    out.dispose();
-    throw e;
-  }
-  return out;
-}
-
-/** The last row of `h` (`[n, d]`) as a `[1, d]` tensor sharing its storage. */
-export function lastRow(h: Tensor<"float32">): Tensor<"float32"> {
-  const row = h.select(h.dims[0]! - 1);
-  try {
-    return row.reshape([1, row.size]);
-  } finally {
-    row.dispose();
-  }
-}
-
-/**
- * The shared body of both models' `forward`: parse ids and options, run `hidden` per sequence, and send all rows (or
- * only the last, with `lastOnly`) through `head` into one `[n or 1, vocab]` slice per sequence.
- */
-export function logitsForward(
-  ids: TokenIds,
-  options: ForwardOptions | undefined,
-  vocab: number,
-  what: string,
-  hidden: (seq: Int32Array) => Tensor<"float32">,
-  head: { forward(h: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> },
-): Tensor<"float32"> {
-  const { lastOnly } = parseForwardOptions(options, what);
-  const parsed = parseTokenIds(ids, vocab, what);
-  const n = parsed.sequences[0]!.length;
-  return mapSequences(parsed, [lastOnly ? 1 : n, vocab], (seq, out) => {
-    const h = hidden(seq);
-    const rows = lastOnly ? lastRow(h) : h;
-    try {
-      head.forward(rows, out);
-    } finally {
-      if (rows !== h) rows.dispose();
-      h.dispose();
-    }
-  });
-}
-
-/** The layers a model runs ids through before its head. */
-export interface LayerStack {
-  readonly embed: { forward(ids: Int32Array): Tensor<"float32"> };
-  /** The encoder's LayerNorm right after the embedding. */
-  readonly embedNorm?: { forward(x: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> } | undefined;
-  readonly layers: readonly { forward(x: Tensor<"float32">): Tensor<"float32"> }[];
-  readonly finalNorm?: { forward(x: Tensor<"float32">, out?: Tensor<"float32">): Tensor<"float32"> } | undefined;
-}
-
-/** Hidden states `[n, d]` of one sequence: embedding, optional embedding norm, every block, optional final norm. */
-export function runLayerStack(stack: LayerStack, ids: Int32Array): Tensor<"float32"> {
-  let x = stack.embed.forward(ids);
-  try {
-    stack.embedNorm?.forward(x, x);
-    for (const layer of stack.layers) {
-      const y = layer.forward(x);
-      x.dispose();
-      x = y;
-    }
-    stack.finalNorm?.forward(x, x);
-    return x;
-  } catch (e) {
-    x.dispose();
-    throw e;
-  }
 }

@@ -5,10 +5,9 @@
  * @module
  */
 import { WeightsFormatError } from "../core/errors.js";
-import { bf16ToF32, f16ToF32, f32ToF16 } from "../core/ops.js";
+import { bf16ToF32, f16ToF32, f32ToF16, widenInto } from "../core/ops.js";
 import { type Matrix, QuantizedMatrix } from "../core/quantized-matrix.js";
 import { Tensor } from "../core/tensor.js";
-import { kernels } from "../core/wasm.js";
 import { type SafetensorsHeader, type SafetensorsTensorInfo } from "./safetensors.js";
 
 /** What the model keeps a tensor as in wasm memory (int8: a {@link QuantizedMatrix}). */
@@ -17,11 +16,19 @@ export type StagedDType = "float32" | "float16" | "int8";
 /** Bytes of file data gathered before a block of rows is quantized. */
 const QUANT_BLOCK_BYTES = 1 << 20;
 
+/** Where a member of a packed group goes: the group's float32 tensor of `groupSize` floats, from `offset`. */
+export interface PackedSlot {
+  readonly group: string;
+  readonly offset: number;
+  readonly groupSize: number;
+}
+
 /**
- * Per tensor name: its storage dtype in wasm, `"host"` for a float32 copy in JS memory (small parameters the
- * layers read in JS; staging them in wasm would leave holes between the weights), or undefined to skip its bytes.
+ * Per tensor name: its storage dtype in wasm, a slot in a packed group (small parameters a layer reads as one
+ * buffer, gathered in JS until they are complete so they never leave holes between the weights), or undefined to
+ * skip its bytes.
  */
-export type StagingTarget = (name: string) => StagedDType | "host" | undefined;
+export type StagingTarget = (name: string) => StagedDType | PackedSlot | undefined;
 
 type Staged = Matrix;
 
@@ -34,6 +41,8 @@ interface Quantizing {
   readonly rowBytes: number;
   /** F32, F16 or BF16: how to widen the block. */
   readonly fileDType: string;
+  /** The tensor's name, for messages. */
+  readonly name: string;
   /** First matrix row held in the block. */
   row0: number;
 }
@@ -41,8 +50,8 @@ interface Quantizing {
 /** The tensor being received. */
 interface Current {
   readonly info: SafetensorsTensorInfo;
-  readonly target: StagedDType | "host" | undefined;
-  /** The bytes of a `"host"` tensor. */
+  readonly target: StagedDType | PackedSlot | undefined;
+  /** The bytes of a packed group's member. */
   host: Uint8Array | undefined;
   /** Bytes of it received so far. */
   got: number;
@@ -54,24 +63,32 @@ interface Current {
   quant: Quantizing | undefined;
 }
 
-/** Tensors staged in wasm, by name; the caller takes them over one by one. */
+/** Tensors staged in wasm, by name, and packed groups, by group; the caller takes them over one by one. */
 export class StagedWeights {
   readonly #tensors = new Map<string, Staged>();
-  readonly #host = new Map<string, Float32Array>();
+  readonly #groups = new Map<string, Tensor<"float32">>();
 
   /** @internal */
   put(name: string, t: Staged): void {
     this.#tensors.set(name, t);
   }
 
-  /** @internal */
-  putHost(name: string, a: Float32Array): void {
-    this.#host.set(name, a);
+  /** @internal Writes one member's floats into its group, allocating the group with its first member. */
+  putPacked(slot: PackedSlot, values: Float32Array): void {
+    let g = this.#groups.get(slot.group);
+    if (!g) {
+      g = Tensor.empty("float32", [slot.groupSize]);
+      this.#groups.set(slot.group, g);
+    }
+    g.data.set(values, slot.offset);
   }
 
-  /** The float32 values of a tensor staged for the host, or undefined. */
-  host(name: string): Float32Array | undefined {
-    return this.#host.get(name);
+  /** Hands the packed group `group` over to the caller, who must dispose it. */
+  takeGroup(group: string): Tensor<"float32"> {
+    const g = this.#groups.get(group);
+    if (!g) throw new WeightsFormatError(`internal: packed group "${group}" was not staged`);
+    this.#groups.delete(group);
+    return g;
   }
 
   /** The staged tensor `name` (still owned here), or undefined. */
@@ -89,9 +106,9 @@ export class StagedWeights {
 
   /** Frees whatever was not taken. */
   dispose(): void {
-    for (const t of this.#tensors.values()) t.dispose();
+    for (const t of [...this.#tensors.values(), ...this.#groups.values()]) t.dispose();
     this.#tensors.clear();
-    this.#host.clear();
+    this.#groups.clear();
   }
 }
 
@@ -183,7 +200,7 @@ export class WeightStager {
       if (target !== undefined) {
         const raw = RAW_DTYPE[info.dtype];
         if (!raw) throw new WeightsFormatError(`safetensors: tensor "${info.name}" is ${info.dtype}; expected F32, F16 or BF16`);
-        if (target === "host") cur.host = new Uint8Array(info.end - info.begin);
+        if (typeof target === "object") cur.host = new Uint8Array(info.end - info.begin);
         else if (target === "int8") cur.quant = quantizing(info, raw);
         else cur.twin = this.#twinFor(info, target);
         if (!cur.twin && !cur.host && !cur.quant) cur.raw = Tensor.empty(raw, info.shape);
@@ -237,8 +254,11 @@ export class WeightStager {
     this.#current = undefined;
     const { info, target } = cur;
     if (target === undefined) return;
-    if (target === "host") {
-      this.#staged.putHost(info.name, floatsOf(cur.host!, info.dtype));
+    if (typeof target === "object") {
+      const values = floatsOf(cur.host!, info.dtype);
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw nonFinite(info.name, bad, values[bad]!);
+      this.#staged.putPacked(target, values);
       return;
     }
     if (cur.quant) {
@@ -263,6 +283,7 @@ export class WeightStager {
     cur.raw = undefined;
     let out: Staged;
     try {
+      checkFinite(info.name, raw, info.dtype);
       out = convert(raw, info.dtype, target as "float32" | "float16");
     } catch (e) {
       raw.dispose();
@@ -285,7 +306,7 @@ function quantizing(info: SafetensorsTensorInfo, raw: "float32" | "float16"): Qu
     const block = Tensor.empty(raw, [blockRows, cols]);
     made.push(block);
     const wide = raw === "float32" ? (block as Tensor<"float32">) : Tensor.empty("float32", [blockRows, cols]);
-    return { out, block, wide, rowBytes, fileDType: info.dtype, row0: 0 };
+    return { out, block, wide, rowBytes, fileDType: info.dtype, name: info.name, row0: 0 };
   } catch (e) {
     for (const m of made) m.dispose();
     throw e;
@@ -314,10 +335,34 @@ function flushQuantized(q: Quantizing, rows: number): void {
   if (rows <= 0) return;
   const cols = q.block.dims[1]!;
   if (q.fileDType !== "F32") {
-    const k = kernels();
-    (q.fileDType === "BF16" ? k.bf16_to_f32 : k.f16_to_f32)(q.block.ptr, q.wide.ptr, rows * cols);
+    widenInto(q.block as Tensor<"float16">, q.fileDType === "BF16" ? "bf16" : "f16", q.wide, rows * cols);
   }
+  const bad = q.wide.data.subarray(0, rows * cols).findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw nonFinite(q.name, q.row0 * cols + bad, q.wide.data[bad]!);
   q.out.quantizeRows(q.wide, q.row0, rows);
+}
+
+/**
+ * NaN and infinite weights are refused at load, in every storage dtype: a model with them can only produce NaN
+ * logits, and the int8 quantizer has no code for them.
+ */
+function nonFinite(name: string, index: number, value: number): WeightsFormatError {
+  return new WeightsFormatError(`safetensors: tensor "${name}" holds ${value} at element ${index}; weights must be finite numbers`);
+}
+
+/** Throws {@link nonFinite} at the first NaN or infinity of a staged raw tensor (file dtype F32, F16 or BF16). */
+function checkFinite(name: string, raw: Tensor<"float32" | "float16">, fileDType: string): void {
+  const d = raw.data;
+  if (fileDType === "F32") {
+    const bits = new Uint32Array(d.buffer, d.byteOffset, d.length);
+    for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7f800000) === 0x7f800000) throw nonFinite(name, i, (d as Float32Array)[i]!);
+    return;
+  }
+  const exp = fileDType === "BF16" ? 0x7f80 : 0x7c00;
+  const h = d as Uint16Array;
+  for (let i = 0; i < h.length; i++) {
+    if ((h[i]! & exp) === exp) throw nonFinite(name, i, (h[i]! & (exp === 0x7f80 ? 0x7f : 0x3ff)) !== 0 ? NaN : h[i]! & 0x8000 ? -Infinity : Infinity);
+  }
 }
 
 function disposeBlock(q: Quantizing): void {

@@ -166,13 +166,25 @@ async function fileStream(path: string | URL): Promise<ByteStream> {
 export class ChunkReader {
   readonly #stream: ByteStream;
   #pending: Uint8Array | undefined;
+  #consumed = 0;
 
   constructor(stream: ByteStream) {
     this.#stream = stream;
   }
 
+  /** Bytes handed out so far by {@link take} and {@link next}. */
+  get consumed(): number {
+    return this.#consumed;
+  }
+
   /** Exactly `n` bytes (a copy when they span chunks), or fewer if the stream ends first. */
   async take(n: number): Promise<Uint8Array> {
+    const got = await this.#take(n);
+    this.#consumed += got.length;
+    return got;
+  }
+
+  async #take(n: number): Promise<Uint8Array> {
     const first = this.#pending ?? (await this.#stream.read());
     this.#pending = undefined;
     if (!first) return new Uint8Array(0);
@@ -199,7 +211,9 @@ export class ChunkReader {
   async next(): Promise<Uint8Array | undefined> {
     const p = this.#pending;
     this.#pending = undefined;
-    return p ?? this.#stream.read();
+    const c = p ?? (await this.#stream.read());
+    if (c) this.#consumed += c.length;
+    return c;
   }
 
   #keep(rest: Uint8Array): void {

@@ -2,10 +2,11 @@
  * `Embedding`: a token table looked up by id and scaled.
  * @module
  */
-import { DTypeError, ShapeError, ValueRangeError } from "../core/errors.js";
+import { ShapeError, ValueRangeError } from "../core/errors.js";
 import { checkMatrix, embedding } from "../core/ops.js";
 import { type Matrix } from "../core/quantized-matrix.js";
 import { type Tensor } from "../core/tensor.js";
+import { type VarBuilder } from "./var-builder.js";
 
 /** A `[vocab, dim]` table (float32, float16 or int8 storage) whose rows are looked up and multiplied by `scale`. */
 export class Embedding {
@@ -27,6 +28,11 @@ export class Embedding {
     [this.vocabSize, this.dim] = weight.dims as [number, number];
     this.scale = scale;
     this.#weight = weight;
+  }
+
+  /** `weight` `[vocab, dim]` from `vb`. */
+  static load(vb: VarBuilder, vocabSize: number, dim: number, scale = 1): Embedding {
+    return new Embedding(vb.matrix("weight", [vocabSize, dim]), scale);
   }
 
   /** The table `[vocab, dim]`; owned by this layer. */

@@ -5,6 +5,7 @@
 import { DTypeError, ShapeError } from "../core/errors.js";
 import { layerNorm } from "../core/ops.js";
 import { type Tensor } from "../core/tensor.js";
+import { type VarBuilder } from "./var-builder.js";
 
 type F32 = Tensor<"float32">;
 
@@ -27,6 +28,11 @@ export class LayerNorm {
     this.dim = weight.dims[0]!;
     this.#weight = weight;
     this.#bias = bias;
+  }
+
+  /** `weight` and `bias` `[dim]` from `vb`. */
+  static load(vb: VarBuilder, dim: number, eps = 1e-5): LayerNorm {
+    return new LayerNorm(vb.tensor("weight", [dim]), vb.tensor("bias", [dim]), eps);
   }
 
   get weight(): F32 {

@@ -6,6 +6,7 @@ import { DTypeError, ShapeError } from "../core/errors.js";
 import { checkMatrix, matmul } from "../core/ops.js";
 import { type Matrix } from "../core/quantized-matrix.js";
 import { type Tensor } from "../core/tensor.js";
+import { type VarBuilder } from "./var-builder.js";
 
 type F32 = Tensor<"float32">;
 
@@ -38,6 +39,11 @@ export class Linear {
     this.outFeatures = out;
     this.#weight = weight;
     this.#bias = bias;
+  }
+
+  /** `weight` `[out, in]` and (unless `bias: false`) `bias` `[out]` from `vb`. */
+  static load(vb: VarBuilder, inFeatures: number, outFeatures: number, options: { readonly bias?: boolean } = {}): Linear {
+    return new Linear(vb.matrix("weight", [outFeatures, inFeatures]), options.bias === false ? undefined : vb.tensor("bias", [outFeatures]));
   }
 
   /** The weight `[out, in]`; owned by this layer. */

@@ -6,7 +6,9 @@ import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../
 import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { ToeplitzPlan } from "../core/toeplitz-plan.js";
-import { type Rpe } from "./rpe.js";
+import { Rpe } from "./rpe.js";
+import { type SequenceMixer } from "./sequence-mixer.js";
+import { type VarBuilder } from "./var-builder.js";
 
 type F32 = Tensor<"float32">;
 
@@ -14,18 +16,24 @@ type F32 = Tensor<"float32">;
 export interface TnoOptions {
   /** Causal (`t_k = 0` for k < 0) or bidirectional. */
   readonly causal: boolean;
-  /**
-   * Per-channel decay λ, the official `toep.gamma` of shape `(h, 1, d1/h)` flattened in C order (channel
-   * `c = head·(d1/h) + j`). Omit for no decay.
-   */
-  readonly gamma?: Float32Array;
   /** Heads h. They only change how the official code reshapes gamma and the RPE output; the mixing is depthwise. */
   readonly heads?: number;
   /** Bytes of coefficient tables and FFT spectra kept per length n, least recently used dropped first. Default 64 MiB. */
   readonly cacheBytes?: number;
 }
 
-/** What is kept for one sequence length: the direct path keeps coefficients, the FFT path a plan and spectra. */
+/** The sizes {@link Tno.load} declares. */
+export interface TnoShape extends TnoOptions {
+  /** Mixer channels d1. */
+  readonly channels: number;
+  /** RPE hidden width e. */
+  readonly rpeDim: number;
+  /** RPE hidden stages R. */
+  readonly rpeLayers: number;
+  /** Whether the kernel decays (`toep.gamma` exists). */
+  readonly decay: boolean;
+}
+
 /** A plan for one length and its kernel in the plan's own form (spectra past the crossover, else the table). */
 interface CacheEntry {
   readonly plan: ToeplitzPlan;
@@ -43,24 +51,23 @@ export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
  * inputs) are cached per n within a byte budget; a length whose spectra exceed the budget is computed with
  * per-channel spectra on the fly instead, which needs no cache.
  */
-export class Tno {
+export class Tno implements SequenceMixer {
   readonly causal: boolean;
   readonly heads: number;
   readonly channels: number;
   readonly cacheBytes: number;
   readonly #rpe: Rpe;
   readonly #gamma: F32 | undefined;
-  readonly #gammaHost: Float32Array | undefined;
   readonly #cache = new Map<number, CacheEntry>();
   #cachedBytes = 0;
 
   /**
-   * Takes ownership of `rpe`.
-   * @throws {ShapeError} gamma's length is not the RPE's channel count, or heads do not divide it
-   * @throws {ValueRangeError} a λ is not finite
+   * Takes ownership of `rpe` and `gamma` (the official `toep.gamma`, `(h, 1, d1/h)`: per-channel decay λ in channel
+   * order `c = head·(d1/h) + j`; undefined for no decay).
+   * @throws {ShapeError} gamma's size is not the RPE's channel count, or heads do not divide it
    * @throws {InvalidOptionError} bad heads or cacheBytes
    */
-  constructor(rpe: Rpe, options: TnoOptions) {
+  constructor(rpe: Rpe, gamma: F32 | undefined, options: TnoOptions) {
     const channels = rpe.channels;
     const heads = options.heads ?? 1;
     if (!Number.isSafeInteger(heads) || heads < 1) throw new InvalidOptionError(`Tno: heads must be a positive integer, got ${heads}`);
@@ -69,22 +76,25 @@ export class Tno {
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
       throw new InvalidOptionError(`Tno: cacheBytes must be a non-negative integer, got ${cacheBytes}`);
     }
-    if (options.gamma !== undefined) {
-      if (!(options.gamma instanceof Float32Array)) throw new DTypeError("Tno: gamma must be a Float32Array");
-      if (options.gamma.length !== channels) {
-        throw new ShapeError(`Tno: gamma has ${options.gamma.length} values, expected ${channels} (h=${heads}, d1/h=${channels / heads})`);
+    if (gamma !== undefined) {
+      if (gamma.dtype !== "float32") throw new DTypeError(`Tno: gamma must be float32, got ${gamma.dtype}`);
+      if (gamma.size !== channels) {
+        throw new ShapeError(`Tno: gamma has ${gamma.size} values, expected ${channels} (h=${heads}, d1/h=${channels / heads})`);
       }
-      for (let c = 0; c < channels; c++) {
-        if (!Number.isFinite(options.gamma[c]!)) throw new ValueRangeError(`Tno: gamma[${c}] = ${options.gamma[c]} is not finite`);
-      }
-      this.#gammaHost = options.gamma.slice();
-      this.#gamma = Tensor.from(this.#gammaHost);
     }
     this.causal = options.causal;
     this.heads = heads;
     this.channels = channels;
     this.cacheBytes = cacheBytes;
     this.#rpe = rpe;
+    this.#gamma = gamma;
+  }
+
+  /** The official `toep.*` parameters: `rpe.*` and, with decay, `gamma` `(h, 1, d1/h)`. */
+  static load(vb: VarBuilder, shape: TnoShape): Tno {
+    const h = shape.heads ?? 1;
+    const rpe = Rpe.load(vb.pp("rpe"), { rpeDim: shape.rpeDim, layers: shape.rpeLayers, channels: shape.channels });
+    return new Tno(rpe, shape.decay ? vb.tensor("gamma", [h, 1, shape.channels / h]) : undefined, shape);
   }
 
   /** The RPE MLP; owned by this layer. */
@@ -94,7 +104,7 @@ export class Tno {
 
   /** A copy of the per-channel λ (d1 values, channel order), or undefined when there is no decay. */
   get gamma(): Float32Array | undefined {
-    return this.#gammaHost?.slice();
+    return this.#gamma?.toArray();
   }
 
   /**
@@ -109,6 +119,11 @@ export class Tno {
   /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */
   #table(n: number): F32 {
     return this.#rpe.forward(this.causal ? 0 : -(n - 1), toeplitzCoeffRows(n, this.causal), this.#gamma);
+  }
+
+  /** The whole sequence `v` mixed at once: {@link forward}. */
+  mix(v: F32): F32 {
+    return this.forward(v);
   }
 
   /**

@@ -3,9 +3,9 @@
  * and the shared read-only kernels they run with.
  * @module
  */
-import { DecodeStateError, DisposedError } from "../core/errors.js";
-import { type Tensor } from "../core/tensor.js";
-import { kernels } from "../core/wasm.js";
+import { DecodeStateError, DisposedError } from "./errors.js";
+import { type Tensor } from "./tensor.js";
+import { kernels } from "./wasm.js";
 
 type F32 = Tensor<"float32">;
 type K = ReturnType<typeof kernels>;
