@@ -209,3 +209,38 @@ describe("decoder API", () => {
     }
   });
 });
+
+describe("a post-norm LM decodes exactly", () => {
+  it("teacher-forced steps equal its full forward over 3,000 positions", async () => {
+    const post = await loadModel(new URL("./fixtures/lm_post_h1_decay/model.safetensors", import.meta.url).pathname);
+    try {
+      expect(post.config.prenorm).toBe(false);
+      const Vp = post.vocabSize;
+      const seq = Int32Array.from({ length: 3000 }, (_, i) => (i * 7919 + ((i * i) % 13)) % Vp);
+      const all = post.forward(seq);
+      const want = all.toArray();
+      all.dispose();
+      const dec = post.decoder();
+      let worst = 0;
+      const err = (got: Float32Array, row: number): number => {
+        let e = 0;
+        let m = 0;
+        for (let j = 0; j < Vp; j++) {
+          e = Math.max(e, Math.abs(got[j]! - want[row * Vp + j]!));
+          m = Math.max(m, Math.abs(want[row * Vp + j]!));
+        }
+        return e / m;
+      };
+      try {
+        worst = err(dec.prefill(seq.subarray(0, 3)), 2);
+        const out = new Float32Array(Vp);
+        for (let t = 3; t < seq.length; t++) worst = Math.max(worst, err(dec.step(seq[t]!, out), t));
+      } finally {
+        dec.dispose();
+      }
+      expect(worst).toBeLessThanOrEqual(1e-4);
+    } finally {
+      post.dispose();
+    }
+  });
+});
