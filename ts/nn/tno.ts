@@ -6,6 +6,7 @@ import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../
 import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { ToeplitzPlan } from "../core/toeplitz-plan.js";
+import { decayWindow } from "./decay-window.js";
 import { Rpe } from "./rpe.js";
 import { type SequenceMixer } from "./sequence-mixer.js";
 import { type VarBuilder } from "./var-builder.js";
@@ -60,6 +61,7 @@ export class Tno implements SequenceMixer {
   readonly #gamma: F32 | undefined;
   readonly #cache = new Map<number, CacheEntry>();
   #cachedBytes = 0;
+  #window: number | undefined;
 
   /**
    * Takes ownership of `rpe` and `gamma` (the official `toep.gamma`, `(h, 1, d1/h)`: per-channel decay λ in channel
@@ -114,6 +116,24 @@ export class Tno implements SequenceMixer {
   coefficients(count: number, options: { decay?: boolean } = {}): F32 {
     if (!Number.isSafeInteger(count) || count < 0) throw new ValueRangeError(`Tno.coefficients: count must be a non-negative integer, got ${count}`);
     return this.#rpe.forward(0, count, options.decay === false ? undefined : this.#gamma);
+  }
+
+  /**
+   * The decay window K of the causal kernel: past it every channel's tail `Σ_{k≥K} |t_k|` is provably below float32
+   * resolution of the sum it leaves (`decay-window.ts` gives the bound), so a causal product is the finite
+   * convolution with `t_0..t_{K−1}` at any length. Infinity without decay. Computed once.
+   */
+  get window(): number {
+    if (this.#window === undefined) {
+      const gamma = this.gamma;
+      this.#window = gamma
+        ? decayWindow(gamma, this.#rpe.bound(), (k0, count) => {
+            using t = this.#rpe.forward(k0, count, this.#gamma);
+            return t.toArray();
+          }).window
+        : Infinity;
+    }
+    return this.#window;
   }
 
   /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */

@@ -1,0 +1,60 @@
+/**
+ * The window beyond which a decayed causal Toeplitz kernel is zero to float32 precision, from a bound on the RPE
+ * that holds for every offset.
+ *
+ * A channel's kernel is `t_0 = RPE(0)`, `t_k = λ^k·RPE(k)`. `Rpe.bound()` gives `B ≥ |RPE(k)|` for all k, so the
+ * tail past K is at most `Σ_{k≥K} B·λ^k = B·λ^K / (1 − λ)`. The window is the smallest K at which that bound is at
+ * most float32's unit roundoff `u = 2⁻²⁴` times `Σ_{k<K} |t_k|`: then dropping the tail changes an output
+ * `Σ_k t_k v_{t−k}` by at most `u·Σ_{k<K}|t_k|·max|v|`, which is already the rounding error float32 makes on the sum
+ * it keeps. Past K, the Toeplitz product is the finite convolution with `t_0..t_{K−1}` to the precision float32 can
+ * show, however long the sequence.
+ * @module
+ */
+
+/** float32's unit roundoff: the relative error of rounding one result. */
+export const FLOAT32_ROUNDOFF = 2 ** -24;
+
+/** Offsets evaluated per call while searching (a table of `STEP × channels` floats at a time). */
+const STEP = 1024;
+
+/**
+ * The window K (per channel, then the largest) for decays `gamma` (one λ per channel, `0 < λ < 1`), RPE bounds
+ * `bound` (one `B_c` per channel) and the decayed coefficients, which `coefficients(k0, count)` returns as
+ * `[count][channels]` (row k = `t_{k0+k}`). Infinite when some channel does not decay (λ ≥ 1) or needs more than
+ * `limit` offsets.
+ */
+export function decayWindow(
+  gamma: Float32Array,
+  bound: Float64Array,
+  coefficients: (k0: number, count: number) => Float32Array,
+  limit = 1 << 22,
+): { window: number; perChannel: Float64Array } {
+  const c = gamma.length;
+  const per = new Float64Array(c).fill(Infinity);
+  if (gamma.some((l) => !(l < 1))) return { window: Infinity, perChannel: per };
+  const sum = new Float64Array(c);
+  let open = 0;
+  for (let ch = 0; ch < c; ch++) {
+    // A channel whose RPE is bounded by 0 is zero everywhere: nothing to keep.
+    if (bound[ch] === 0) per[ch] = 1;
+    else open++;
+  }
+  for (let k0 = 0; open > 0 && k0 < limit; k0 += STEP) {
+    const t = coefficients(k0, STEP);
+    for (let r = 0; r < STEP && open > 0; r++) {
+      const K = k0 + r + 1; // the window that keeps t_0..t_{k0+r}
+      for (let ch = 0; ch < c; ch++) {
+        if (per[ch] !== Infinity) continue;
+        sum[ch] = sum[ch]! + Math.abs(t[r * c + ch]!);
+        const l = gamma[ch]!;
+        if ((bound[ch]! * l ** K) / (1 - l) <= FLOAT32_ROUNDOFF * sum[ch]!) {
+          per[ch] = K;
+          open--;
+        }
+      }
+    }
+  }
+  let window = 0;
+  for (let ch = 0; ch < c; ch++) window = Math.max(window, per[ch]!);
+  return { window, perChannel: per };
+}
