@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Tensor, WeightsFormatError, init, memoryBytes } from "../ts/core/index.js";
 import { type TnnForCausalLM, readSafetensorsHeaderOf } from "../ts/models/index.js";
 import { loadModel } from "../ts/generate/load.js";
+import { type Embedding, type Linear } from "../ts/nn/index.js";
 import { type SnakeConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
 import { type RawTensor, writeSafetensors } from "./helpers/safetensors-writer.js";
@@ -205,7 +206,7 @@ describe("streamed loading", () => {
     const before = memoryBytes();
     const model = (await loadModel(chunkedStream(file, [65536, 1000, 3]).stream, { config: big, dtype: "float16" })) as TnnForCausalLM;
     const grown = memoryBytes() - before;
-    expect((model.head.weight as Tensor).sharesDataWith(model.body.embed.weight as Tensor)).toBe(true);
+    expect(((model.head as Linear).weight as Tensor).sharesDataWith((model.body.embed as Embedding).weight as Tensor)).toBe(true);
     expect(grown).toBeLessThan(file.length - headBytes + 2 ** 20);
     expectLogits(model, rounded, big);
     model.dispose();

@@ -9,6 +9,7 @@ import {
 } from "../ts/core/index.js";
 import { TnnEncoder, TnnForCausalLM, configFromJSON, inferConfig, parseSafetensors } from "../ts/models/index.js";
 import { loadModel } from "../ts/generate/load.js";
+import { type Embedding } from "../ts/nn/index.js";
 import { classify64, encoderConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
 import { writeSafetensors } from "./helpers/safetensors-writer.js";
@@ -77,7 +78,7 @@ describe("TnnForCausalLM", () => {
     out.dispose();
     exact.dispose();
     const half = await loadModel(writeSafetensors(w), { config: c, dtype: "float16" });
-    expect((half as TnnForCausalLM).body.embed.weight.dtype).toBe("float16");
+    expect(((half as TnnForCausalLM).body.embed as Embedding).weight.dtype).toBe("float16");
     const h = half.forward(a);
     expectClose(h.toArray(), logits64(w, c, a), 2e-2);
     h.dispose();

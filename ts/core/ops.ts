@@ -160,6 +160,27 @@ export function embedding(table: Matrix, ids: Int32Array, scaleBy = 1, out?: F32
   return y;
 }
 
+/**
+ * `wᵀ` as a new float32 tensor `[in, out]`, from a weight matrix `[out, in]` of any storage (int8 codes are
+ * dequantized): for the few products that read a weight the other way round.
+ */
+export function transposeMatrix(w: Matrix): F32 {
+  checkMatrix(w, "transposeMatrix");
+  if (w.dims.length !== 2) throw new ShapeError(`transposeMatrix: expected [out, in], got ${w.shapeString}`);
+  const [rows, cols] = w.dims as [number, number];
+  const wide = w instanceof QuantizedMatrix ? w.dequantize() : w.dtype === "float16" ? f16ToF32(w as Tensor<"float16">) : undefined;
+  try {
+    const out = Tensor.empty("float32", [cols, rows]);
+    // Views after the allocation: growing the memory detaches earlier ones.
+    const src = (wide ?? (w as F32)).data;
+    const dst = out.data;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c]!;
+    return out;
+  } finally {
+    wide?.dispose();
+  }
+}
+
 /** Converts float16 bits to float32. */
 export function f16ToF32(x: Tensor<"float16">): F32 {
   expectDType(x, "float16", "f16ToF32");

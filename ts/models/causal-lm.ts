@@ -4,10 +4,13 @@
  */
 import { DisposedError, ShapeError } from "../core/errors.js";
 import { type Tensor } from "../core/tensor.js";
+import { AdaptiveInput } from "../nn/adaptive-input.js";
+import { AdaptiveSoftmax } from "../nn/adaptive-softmax.js";
 import { Linear } from "../nn/linear.js";
 import { type VarBuilder } from "../nn/var-builder.js";
 import { headRows, mapSequences } from "./batch.js";
 import { type TnnConfig } from "./config.js";
+import { Embedding } from "../nn/embedding.js";
 import { type BodyOptions, TnnBody } from "./tnn-body.js";
 import { type ForwardOptions, type TokenIds, parseForwardOptions, parseTokenIds } from "./token-ids.js";
 
@@ -16,15 +19,18 @@ type F32 = Tensor<"float32">;
 /** The layers of a {@link TnnForCausalLM}. */
 export interface CausalLMParts {
   readonly body: TnnBody;
-  /** The output projection `[V, d]`, no bias; tied models share the embedding's storage. */
-  readonly head: Linear;
+  /**
+   * The output projection `[V, d]`, no bias (tied models share the embedding's storage), or an adaptive softmax,
+   * whose output is log-probabilities.
+   */
+  readonly head: Linear | AdaptiveSoftmax;
 }
 
 /** `x = scale · E[ids]`, the blocks, the final norm, `logits = h Wᵀ` (W tied to E unless the file says otherwise). */
 export class TnnForCausalLM {
   readonly config: TnnConfig;
   readonly body: TnnBody;
-  readonly head: Linear;
+  readonly head: Linear | AdaptiveSoftmax;
   #disposed = false;
 
   /**
@@ -42,10 +48,23 @@ export class TnnForCausalLM {
     this.head = head;
   }
 
-  /** The official parameters: the body under `decoder.`, and `decoder.output_projection.weight` tied to the embedding. */
+  /**
+   * The official parameters: the body under `decoder.`, then `decoder.output_projection.weight` tied to the
+   * embedding, or `decoder.adaptive_softmax.*`.
+   */
   static loadParts(vb: VarBuilder, config: TnnConfig, options: BodyOptions = {}): CausalLMParts {
     const dec = vb.pp("decoder");
     const body = TnnBody.load(dec, config, options);
+    const s = config.adaptiveSoftmax;
+    if (s) {
+      const input = s.tieWeights && body.embed instanceof AdaptiveInput ? body.embed : undefined;
+      const shape = { vocabSize: config.vocabSize, dim: config.dModel, cutoffs: s.cutoffs, factor: s.factor };
+      return { body, head: AdaptiveSoftmax.load(dec.pp("adaptive_softmax"), shape, { input, tieProj: s.tieProj }) };
+    }
+    if (!(body.embed instanceof Embedding)) {
+      // fairseq ties an adaptive input only to an adaptive softmax; a plain projection of its own is not tied.
+      return { body, head: Linear.load(dec.pp("output_projection"), config.dModel, config.vocabSize, { bias: false }) };
+    }
     return { body, head: new Linear(dec.tiedMatrix("output_projection.weight", body.embed.weight)) };
   }
 

@@ -51,6 +51,24 @@ export interface TnnConfig {
   readonly gtuNorm: boolean;
   /** The official architecture these weights were trained as (fairseq's `--arch`), when known. Informational. */
   readonly arch: string | null;
+  /** fairseq's adaptive input embedding (`embed_tokens.embeddings.{i}.*`), or null for one table. */
+  readonly adaptiveInput: AdaptiveInputConfig | null;
+  /** fairseq's adaptive softmax (`adaptive_softmax.*`) in place of the output projection, or null. */
+  readonly adaptiveSoftmax: AdaptiveSoftmaxConfig | null;
+}
+
+/** Bands of an adaptive input: each band's end but the last (fairseq's cutoff) and the width factor. */
+export interface AdaptiveInputConfig {
+  readonly cutoffs: readonly number[];
+  readonly factor: number;
+}
+
+/** An adaptive softmax: bands as {@link AdaptiveInputConfig}, and what it shares with the adaptive input. */
+export interface AdaptiveSoftmaxConfig extends AdaptiveInputConfig {
+  /** fairseq's `tie_adaptive_weights`: the head's words and the tails' outputs are the input's tables. */
+  readonly tieWeights: boolean;
+  /** fairseq's `tie_adaptive_proj`: the tails' projections are the input's, transposed. */
+  readonly tieProj: boolean;
 }
 
 /** GTU versions of the official code. */
@@ -81,6 +99,8 @@ export interface TnnConfigJSON {
   glu?: GluVersion;
   gtu_norm?: boolean;
   arch?: string | null;
+  adaptive_input?: { cutoffs: number[]; factor: number } | null;
+  adaptive_softmax?: { cutoffs: number[]; factor: number; tie_weights: boolean; tie_proj: boolean } | null;
 }
 
 const SNAKE: Readonly<Record<keyof TnnConfig, keyof TnnConfigJSON>> = {
@@ -105,6 +125,8 @@ const SNAKE: Readonly<Record<keyof TnnConfig, keyof TnnConfigJSON>> = {
   glu: "glu",
   gtuNorm: "gtu_norm",
   arch: "arch",
+  adaptiveInput: "adaptive_input",
+  adaptiveSoftmax: "adaptive_softmax",
 };
 
 const KEYS = Object.keys(SNAKE) as (keyof TnnConfig)[];
@@ -114,7 +136,34 @@ export function jsonKey(k: keyof TnnConfig): string {
   return SNAKE[k];
 }
 /** Keys a config may leave out, with the paper's values (so older config.json files stay valid). */
-const OPTIONAL: Partial<Record<keyof TnnConfig, unknown>> = { padIndex: 1, maxPositions: 512, gtu: "v2", glu: "v1", gtuNorm: false, arch: null };
+const OPTIONAL: Partial<Record<keyof TnnConfig, unknown>> = {
+  padIndex: 1, maxPositions: 512, gtu: "v2", glu: "v1", gtuNorm: false, arch: null, adaptiveInput: null, adaptiveSoftmax: null,
+};
+
+/** Checks an adaptive input/softmax field (camelCase or config.json's snake_case) and returns its camelCase form. */
+function adaptive(v: unknown, key: string, softmax: boolean, problems: string[]): unknown {
+  if (v === null || v === undefined) return v;
+  if (typeof v !== "object" || Array.isArray(v)) {
+    problems.push(`${key} must be null or an object`);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  const cutoffs = o.cutoffs;
+  const factor = o.factor;
+  const tieWeights = o.tieWeights ?? o.tie_weights;
+  const tieProj = o.tieProj ?? o.tie_proj;
+  const allowed = softmax ? ["cutoffs", "factor", "tieWeights", "tie_weights", "tieProj", "tie_proj"] : ["cutoffs", "factor"];
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) problems.push(`${key} has an unknown key "${k}"`);
+  if (!Array.isArray(cutoffs) || cutoffs.length === 0 || cutoffs.some((c, i) => !Number.isSafeInteger(c) || c < 1 || (i > 0 && c <= cutoffs[i - 1]))) {
+    problems.push(`${key}.cutoffs must be increasing positive integers, got ${JSON.stringify(cutoffs)}`);
+  }
+  if (typeof factor !== "number" || !(factor >= 1) || !Number.isFinite(factor)) problems.push(`${key}.factor must be a number ≥ 1, got ${JSON.stringify(factor)}`);
+  if (!softmax) return Object.freeze({ cutoffs: Object.freeze([...((cutoffs as number[]) ?? [])]), factor });
+  for (const [k, b] of [["tieWeights", tieWeights], ["tieProj", tieProj]] as const) {
+    if (typeof b !== "boolean") problems.push(`${key}.${k} must be true or false, got ${JSON.stringify(b)}`);
+  }
+  return Object.freeze({ cutoffs: Object.freeze([...((cutoffs as number[]) ?? [])]), factor, tieWeights, tieProj });
+}
 
 /** The GTU width d1 = d · expand ratio. */
 export function mixerChannels(c: TnnConfig): number {
@@ -157,6 +206,8 @@ export function validateConfig(input: unknown): TnnConfig {
   if (out.gtu !== undefined && !["v1", "v2", "v3"].includes(out.gtu as string)) problems.push(`gtu must be "v1", "v2" or "v3", got ${JSON.stringify(out.gtu)}`);
   if (out.glu !== undefined && !["v1", "v2"].includes(out.glu as string)) problems.push(`glu must be "v1" or "v2", got ${JSON.stringify(out.glu)}`);
   if (out.arch !== undefined && out.arch !== null && typeof out.arch !== "string") problems.push(`arch must be a string or null, got ${JSON.stringify(out.arch)}`);
+  out.adaptiveInput = adaptive(out.adaptiveInput, "adaptiveInput", false, problems);
+  out.adaptiveSoftmax = adaptive(out.adaptiveSoftmax, "adaptiveSoftmax", true, problems);
   const er = out.expandRatio;
   if (er !== undefined && (typeof er !== "number" || !Number.isFinite(er) || er <= 0)) problems.push(`expandRatio must be a positive number, got ${JSON.stringify(er)}`);
   const g = out.gamma;
@@ -169,6 +220,15 @@ export function validateConfig(input: unknown): TnnConfig {
   if (out.lmHead !== undefined && out.lmHead !== "tied" && out.lmHead !== "mlm") problems.push(`lmHead must be "tied" or "mlm", got ${JSON.stringify(out.lmHead)}`);
   if (problems.length === 0) {
     const c = out as unknown as TnnConfig;
+    for (const a of [c.adaptiveInput, c.adaptiveSoftmax]) {
+      if (a && a.cutoffs[a.cutoffs.length - 1]! >= c.vocabSize) problems.push(`adaptive cutoffs [${a.cutoffs.join(", ")}] must end below vocabSize ${c.vocabSize}`);
+    }
+    if ((c.adaptiveInput || c.adaptiveSoftmax) && c.lmHead !== "tied") problems.push("adaptive input and softmax exist only in causal LMs (lmHead \"tied\")");
+    if (c.adaptiveSoftmax?.tieWeights && !c.adaptiveInput) problems.push("adaptiveSoftmax.tieWeights needs an adaptiveInput to tie to");
+    if (c.adaptiveSoftmax?.tieWeights && c.adaptiveInput &&
+        (c.adaptiveInput.factor !== c.adaptiveSoftmax.factor || c.adaptiveInput.cutoffs.join() !== c.adaptiveSoftmax.cutoffs.join())) {
+      problems.push("a tied adaptive softmax needs the adaptive input's cutoffs and factor");
+    }
     const d1 = c.dModel * c.expandRatio;
     if (!Number.isSafeInteger(d1)) problems.push(`dModel · expandRatio = ${d1} is not an integer`);
     else if (d1 % c.nHeads !== 0) problems.push(`nHeads ${c.nHeads} does not divide d1 = ${d1}`);
@@ -210,5 +270,8 @@ export function configFromJSON(json: string | object): TnnConfig {
 export function configToJSON(c: TnnConfig): TnnConfigJSON {
   const out: Record<string, unknown> = {};
   for (const k of KEYS) out[SNAKE[k]] = c[k];
+  const s = c.adaptiveSoftmax;
+  if (s) out.adaptive_softmax = { cutoffs: [...s.cutoffs], factor: s.factor, tie_weights: s.tieWeights, tie_proj: s.tieProj };
+  if (c.adaptiveInput) out.adaptive_input = { cutoffs: [...c.adaptiveInput.cutoffs], factor: c.adaptiveInput.factor };
   return out as unknown as TnnConfigJSON;
 }

@@ -3,7 +3,8 @@
  * optional sentence classification heads.
  * @module
  */
-import { DisposedError, InvalidOptionError, ShapeError } from "../core/errors.js";
+import { ConfigError, DisposedError, InvalidOptionError, ShapeError } from "../core/errors.js";
+import { Embedding } from "../nn/embedding.js";
 import { type Tensor } from "../core/tensor.js";
 import { type VarBuilder } from "../nn/var-builder.js";
 import { headRows, mapSequences } from "./batch.js";
@@ -64,6 +65,7 @@ export class TnnEncoder {
    */
   static loadParts(vb: VarBuilder, config: TnnConfig, heads: readonly ClassificationHeadSpec[] = [], options: BodyOptions = {}): EncoderParts {
     const body = TnnBody.load(vb.pp("encoder").pp("sentence_encoder"), config, { ...options, maskPadding: config.padIndex ?? undefined });
+    if (!(body.embed instanceof Embedding)) throw new ConfigError("an encoder's embedding is one table; adaptive inputs exist only in causal LMs");
     const lmHead = MlmHead.load(vb, config.dModel, config.vocabSize, body.embed.weight);
     return { body, lmHead, classificationHeads: heads.map((h) => ClassificationHead.load(vb, h, config.dModel)) };
   }

@@ -58,7 +58,6 @@ const FIXED: readonly [arg: string, value: unknown, meaning: string][] = [
   ["act_type", "none", "an activation on the Toeplitz coefficients"],
   ["fina_act", "None", "an activation after the GLU"],
   ["bias", true, "Linear layers without bias"],
-  ["adaptive_input", false, "adaptive input embeddings"],
   ["character_embeddings", false, "character embeddings"],
 ];
 
@@ -106,6 +105,16 @@ export function officialConfig(arch: string, args: Readonly<Record<string, unkno
   const fromWeights = inferFromWeights(weights);
   if (fromWeights.vocabSize === undefined) refuse(arch, `the weights have no ${encoder ? "encoder.sentence_encoder" : "decoder"}.embed_tokens.weight to size the vocabulary`);
   const finalNorm = encoder ? prenorm : prenorm && !bool("no_decoder_final_norm", false);
+  const cutoffs = (k: string): number[] | undefined => {
+    const v = args[k];
+    if (v === undefined || v === null) return undefined;
+    const list = typeof v === "string" ? v.split(",").map((x) => Number(x.trim())) : v;
+    if (!Array.isArray(list) || list.some((x) => !Number.isSafeInteger(x))) throw new ConfigError(`"${arch}": fairseq_args.${k} must be a list of integers, got ${JSON.stringify(v)}`);
+    return list as number[];
+  };
+  const inputCutoffs = !encoder && bool("adaptive_input", false) ? cutoffs("adaptive_input_cutoff") : undefined;
+  if (!encoder && bool("adaptive_input", false) && !inputCutoffs) refuse(arch, "adaptive_input is on but adaptive_input_cutoff is missing");
+  const softmaxCutoffs = encoder ? undefined : cutoffs("adaptive_softmax_cutoff");
   return validateConfig({
     dModel: d,
     nLayers: num(`${side}_layers`),
@@ -128,5 +137,9 @@ export function officialConfig(arch: string, args: Readonly<Record<string, unkno
     glu: gluType === 2 ? "v2" : "v1",
     gtuNorm: bool("use_norm", false),
     arch,
+    adaptiveInput: inputCutoffs ? { cutoffs: inputCutoffs, factor: num("adaptive_input_factor", 4) } : null,
+    adaptiveSoftmax: softmaxCutoffs
+      ? { cutoffs: softmaxCutoffs, factor: num("adaptive_softmax_factor", 4), tieWeights: bool("tie_adaptive_weights", false), tieProj: bool("tie_adaptive_proj", false) }
+      : null,
   });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Tensor } from "../core/tensor.js";
+import { AdaptiveInput } from "../nn/adaptive-input.js";
 import { Embedding } from "../nn/embedding.js";
 import { type ChannelMixer, Glu, GluV2 } from "../nn/glu.js";
 import { type GtuShape, type TokenMixer, Gtu, GtuV1, GtuV3 } from "../nn/gtu.js";
@@ -60,7 +61,8 @@ function loadBlock(vb: VarBuilder, c: TnnConfig, options: BodyOptions): TnnBlock
  */
 export class TnnBody {
   private constructor(
-    readonly embed: Embedding,
+    /** One table, or an adaptive input. */
+    readonly embed: Embedding | AdaptiveInput,
     readonly embedNorm: LayerNorm | undefined,
     readonly layers: readonly TnnBlock[],
     readonly finalNorm: LayerNorm | undefined,
@@ -69,7 +71,10 @@ export class TnnBody {
 
   /** The body's parameters under `vb` (`decoder.` or `encoder.sentence_encoder.`). */
   static load(vb: VarBuilder, c: TnnConfig, options: BodyOptions = {}): TnnBody {
-    const embed = Embedding.load(vb.pp("embed_tokens"), c.vocabSize, c.dModel, c.embedScale);
+    const a = c.adaptiveInput;
+    const embed = a
+      ? AdaptiveInput.load(vb.pp("embed_tokens"), { vocabSize: c.vocabSize, dim: c.dModel, cutoffs: a.cutoffs, factor: a.factor }, c.embedScale)
+      : Embedding.load(vb.pp("embed_tokens"), c.vocabSize, c.dModel, c.embedScale);
     const embedNorm = c.embeddingLayernorm ? LayerNorm.load(vb.pp("layernorm_embedding"), c.dModel) : undefined;
     const layers = Array.from({ length: c.nLayers }, (_, i) => loadBlock(vb.pp("layers").pp(i), c, options));
     const finalNorm = c.finalNorm === "layernorm" ? LayerNorm.load(vb.pp("layer_norm"), c.dModel) : undefined;
