@@ -60,8 +60,8 @@ describe("safetensors reader", () => {
 
   it("rejects invalid JSON and non-object headers", () => {
     expectFormatError(assembleSafetensors('{"a": {"dtype": "F32",', new Uint8Array(0)), /not valid JSON/);
-    expectFormatError(assembleSafetensors("[1, 2]", new Uint8Array(0)), /JSON object/);
-    expectFormatError(assembleSafetensors("null", new Uint8Array(0)), /JSON object/);
+    expectFormatError(assembleSafetensors("[1, 2]", new Uint8Array(0)), /must start with "{"/);
+    expectFormatError(assembleSafetensors("null", new Uint8Array(0)), /must start with "{"/);
     expectFormatError(assembleSafetensors(header({ a: 5 }), new Uint8Array(0)), /must be an object/);
     expectFormatError(assembleSafetensors(header({ __metadata__: { k: 1 } }), new Uint8Array(0)), /__metadata__/);
   });
@@ -118,5 +118,68 @@ describe("safetensors reader", () => {
     expect((await readSafetensors(path)).get("a")!.shape).toEqual([1]);
     expect((await readSafetensors(pathToFileURL(path))).has("a")).toBe(true);
     await expect(readSafetensors(`${dir}/missing.safetensors`)).rejects.toBeInstanceOf(WeightsFormatError);
+  });
+});
+
+/** The header text exactly as given, unpadded, followed by `data`. */
+function rawFile(text: string, data: Uint8Array): Uint8Array {
+  const t = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + t.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(t.length), true);
+  out.set(t, 8);
+  out.set(data, 8 + t.length);
+  return out;
+}
+
+// Each rule of the format as the reference reader (huggingface/safetensors: serde_json into typed structs, then
+// `Metadata::validate`) enforces it, where a JSON.parse-based reader would be lenient.
+describe("safetensors format rules", () => {
+  const one = '"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+
+  it("duplicate tensor names are refused, even when the last one is valid", () => {
+    expectFormatError(assembleSafetensors(`{"a":{"dtype":"F32","shape":[9],"data_offsets":[0,1]},${one}}`, bytes(4)), /"a" appears twice/);
+  });
+
+  it("a field repeated inside a tensor entry is refused", () => {
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F16","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', bytes(4)), /"dtype" appears twice/);
+  });
+
+  it("the header starts with '{': a byte-order mark or leading space is refused", () => {
+    expectFormatError(rawFile(`\uFEFF{${one}}`, bytes(4)), /must start with "\{"/);
+    expectFormatError(rawFile(` {${one}}`, bytes(4)), /must start with "\{"/);
+  });
+
+  it("trailing spaces after the object (the writers' padding) are allowed; other trailing text is not", () => {
+    expect(parseSafetensors(rawFile(`{${one}}     `, bytes(4))).get("a")!.shape).toEqual([1]);
+    expectFormatError(rawFile(`{${one}} x`, bytes(4)), /not valid JSON/);
+  });
+
+  it("offsets and shapes are integer literals: 0.0, 4.0 and 1e0 are refused", () => {
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0.0,4]}}', bytes(4)), /invalid data_offsets/);
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.0]}}', bytes(4)), /invalid data_offsets/);
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}', bytes(4)), /invalid shape/);
+  });
+
+  it("a shape whose byte size cannot be addressed is refused (the reference's overflow check)", () => {
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}', bytes(4)), /too large/);
+  });
+
+  it("a header nested to exhaust the stack is a format error, not a RangeError", () => {
+    expectFormatError(assembleSafetensors(`{"__metadata__":${"[".repeat(100_000)}`, new Uint8Array(0)), /nesting deeper/);
+  });
+
+  it("__metadata__ holds strings only", () => {
+    expectFormatError(assembleSafetensors(`{"__metadata__":{"n":1},${one}}`, bytes(4)), /__metadata__ must be an object of strings/);
+  });
+
+  it("an unaligned header is read, as the reference reads it (only writers pad to 8 bytes)", () => {
+    const text = `{${one}}`;
+    expect(text.length % 8).not.toBe(0);
+    expect(parseSafetensors(rawFile(text, bytes(4))).get("a")!.bytes.length).toBe(4);
+  });
+
+  it("an unknown dtype is refused; a known non-float one is read (the model loader refuses it later)", () => {
+    expectFormatError(assembleSafetensors('{"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', bytes(16)), /unknown dtype/);
+    expect(parseSafetensors(assembleSafetensors('{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', bytes(8))).get("a")!.dtype).toBe("I64");
   });
 });

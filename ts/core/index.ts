@@ -8,4 +8,5 @@ export {
   rpeForward, rpePackedLength, toeplitzDirect, toeplitzCoeffRows, type RpeShape,
 } from "./ops.js";
 export { ToeplitzPlan, toeplitzCrossover } from "./toeplitz-plan.js";
+export { memoryBudget, setMemoryBudget, heapInUse } from "./memory.js";
 export { QuantizedMatrix, type Matrix } from "./quantized-matrix.js";

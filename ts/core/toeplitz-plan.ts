@@ -11,9 +11,23 @@ import { kernels } from "./wasm.js";
 type F32 = Tensor<"float32">;
 type Plan = InstanceType<ReturnType<typeof kernels>["ToeplitzPlan"]>;
 
-/** Sequence length past which the FFT path beats the direct sum (measured on the simd build). */
-export function toeplitzCrossover(): number {
-  return kernels().toeplitz_crossover();
+/**
+ * Sequence length past which the FFT path beats the direct sum (measured on the simd build), for causal tables or,
+ * with `causal` false, bidirectional ones.
+ */
+export function toeplitzCrossover(causal = true): number {
+  return causal ? kernels().toeplitz_crossover() : kernels().toeplitz_crossover_bidirectional();
+}
+
+/** The FFT length a plan picks for a circular convolution of at least `minLen` points: the least `2^a` or `3·2^a`. */
+export function fastFftLen(minLen: number): number {
+  let best = Infinity;
+  for (const odd of [1, 3]) {
+    let l = 2 * odd;
+    while (l < minLen) l *= 2;
+    best = Math.min(best, l);
+  }
+  return best;
 }
 
 /** Depthwise Toeplitz mixing of `[n, channels]` inputs; picks the direct or FFT path by the measured crossover. */

@@ -7,6 +7,7 @@
  */
 import initBindings, * as bindings from "../../pkg/simd/tnn.js";
 import { InvalidOptionError, WasmLoadError } from "./errors.js";
+import { setMemoryBudget } from "./memory.js";
 
 /** Where the wasm bytes come from. A Cloudflare Worker must pass the `WebAssembly.Module` its import gives. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response | Promise<Response>;
@@ -20,6 +21,11 @@ export interface InitOptions {
   wasm?: WasmSource | { simd?: WasmSource; scalar?: WasmSource };
   /** `true` forces the simd128 build, `false` the scalar build; `"auto"` (default) probes the engine. */
   simd?: boolean | "auto";
+  /**
+   * Bytes of wasm memory tnn may hold (default: 128 MiB in a Cloudflare Worker, 4 GiB elsewhere); a call whose need
+   * would exceed it throws `OutOfMemoryError` before allocating. The same as `setMemoryBudget`.
+   */
+  memoryBudget?: number;
 }
 
 /** What {@link init} loaded. */
@@ -97,8 +103,9 @@ function pickSource(wasm: InitOptions["wasm"], build: "simd" | "scalar"): WasmSo
 export function init(options: InitOptions = {}): Promise<BackendInfo> {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("init: options must be an object");
   for (const k of Object.keys(options)) {
-    if (k !== "wasm" && k !== "simd") throw new InvalidOptionError(`init: unknown option "${k}"; expected wasm, simd`);
+    if (k !== "wasm" && k !== "simd" && k !== "memoryBudget") throw new InvalidOptionError(`init: unknown option "${k}"; expected wasm, simd, memoryBudget`);
   }
+  if (options.memoryBudget !== undefined) setMemoryBudget(options.memoryBudget);
   const want = options.simd ?? "auto";
   if (want !== "auto" && typeof want !== "boolean") throw new InvalidOptionError(`init: simd must be true, false or "auto", got ${String(want)}`);
   if (backend) {

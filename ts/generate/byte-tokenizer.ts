@@ -2,6 +2,7 @@
  * The tokenizer of the project's own byte-level models: id = byte value.
  * @module
  */
+import { TokenizerError } from "../core/errors.js";
 import { type Tokenizer, checkIds, decodeViaBytes } from "./tokenizer.js";
 
 const BYTES = Array.from({ length: 256 }, (_, b) => Uint8Array.of(b));
@@ -23,7 +24,9 @@ export class ByteTokenizer implements Tokenizer {
     this.eosId = eosId;
   }
 
+  /** @throws {TokenizerError} `text` is not a string */
   encode(text: string): Int32Array {
+    if (typeof text !== "string") throw new TokenizerError(`byte encode: expected a string, got ${text === null ? "null" : typeof text}`);
     return Int32Array.from(this.#encoder.encode(text));
   }
 

@@ -2,7 +2,7 @@
  * What every tokenizer offers, and streaming detokenisation on top of it.
  * @module
  */
-import { ValueRangeError } from "../core/errors.js";
+import { TokenizerError, ValueRangeError } from "../core/errors.js";
 import { Utf8Stream } from "./utf8-stream.js";
 
 /** Maps text to model token ids and back. */
@@ -38,6 +38,9 @@ export function checkIds(ids: ArrayLike<number>, vocabSize: number, where: strin
 
 /** Decodes ids through `tokenBytes` and one UTF-8 decoder; the shared `decode` of byte-based tokenizers. */
 export function decodeViaBytes(tok: Tokenizer, ids: ArrayLike<number>): string {
+  if (ids === null || typeof ids !== "object" || typeof ids.length !== "number") {
+    throw new TokenizerError(`${tok.name} decode: expected an array of token ids, got ${ids === null ? "null" : typeof ids}`);
+  }
   checkIds(ids, tok.vocabSize, `${tok.name} decode`);
   const s = new Utf8Stream();
   let out = "";

@@ -3,6 +3,7 @@
  * @module
  */
 import { DisposedError, ShapeError } from "../core/errors.js";
+import { reserve } from "../core/memory.js";
 import { type Tensor } from "../core/tensor.js";
 import { AdaptiveInput } from "../nn/adaptive-input.js";
 import { AdaptiveSoftmax } from "../nn/adaptive-softmax.js";
@@ -96,7 +97,11 @@ export class TnnForCausalLM {
     const { lastOnly } = parseForwardOptions(options, what);
     const parsed = parseTokenIds(ids, this.vocabSize, what);
     const n = parsed.sequences[0]!.length;
-    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
+    const rows = lastOnly ? 1 : n;
+    // The output, one sequence's activations, and the head's own (an adaptive softmax scores every band).
+    const logits = 4 * parsed.sequences.length * rows * this.vocabSize;
+    reserve(logits + this.body.forwardBytes(n) + 8 * rows * this.vocabSize, `a forward pass of ${parsed.sequences.length} × ${n} tokens`);
+    return mapSequences(parsed, [rows, this.vocabSize], (seq, out) => {
       using h = this.body.forward(seq);
       using rows = headRows(h, lastOnly);
       this.head.forward(rows, out);

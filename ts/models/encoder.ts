@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError, DisposedError, InvalidOptionError, ShapeError } from "../core/errors.js";
+import { reserve } from "../core/memory.js";
 import { Embedding } from "../nn/embedding.js";
 import { type Tensor } from "../core/tensor.js";
 import { type VarBuilder } from "../nn/var-builder.js";
@@ -113,7 +114,10 @@ export class TnnEncoder {
     const { lastOnly } = parseForwardOptions(options, what);
     const parsed = parseTokenIds(ids, this.vocabSize, what);
     const n = parsed.sequences[0]!.length;
-    return mapSequences(parsed, [lastOnly ? 1 : n, this.vocabSize], (seq, out) => {
+    const rows = lastOnly ? 1 : n;
+    reserve(4 * parsed.sequences.length * rows * this.vocabSize + this.body.forwardBytes(n) + 8 * rows * this.config.dModel,
+      `a forward pass of ${parsed.sequences.length} × ${n} tokens`);
+    return mapSequences(parsed, [rows, this.vocabSize], (seq, out) => {
       using h = this.body.forward(seq);
       using rows = headRows(h, lastOnly);
       this.lmHead.forward(rows, out);

@@ -5,6 +5,7 @@
  */
 import { ConfigError, InvalidOptionError, WeightsFormatError } from "../core/errors.js";
 import { init } from "../core/wasm.js";
+import { reserve } from "../core/memory.js";
 import { Tensor } from "../core/tensor.js";
 import { DeclaringVarBuilder, type ParamSpec, type VarBuilder } from "../nn/var-builder.js";
 import { type TnnConfig, type TnnConfigJSON, configFromJSON, mixerChannels } from "./config.js";
@@ -12,7 +13,7 @@ import { checkConfigAgainstWeights, inferConfig } from "./infer-config.js";
 import { type OfficialConfigJSON, isOfficialConfig, officialConfig } from "./official.js";
 import { type SafetensorsHeader, readSafetensorsHeader } from "./safetensors.js";
 import { type StagedDType, type StagedWeights, WeightStager } from "./weight-stager.js";
-import { StagedVarBuilder, checkParams, stagingTarget, tiedPairs } from "./weights.js";
+import { StagedVarBuilder, checkParams, stagedBytes, stagingTarget, tiedPairs } from "./weights.js";
 import { ChunkReader, type WeightsSource, isUrlString, openByteStream } from "./weights-source.js";
 
 /** A config as `loadModel` takes it. */
@@ -171,6 +172,7 @@ export async function openModel(source: WeightsSource, options: ReadOptions = {}
         build(declared, config);
         const specs = declared.specs;
         checkParams(specs, header, describe(config));
+        reserve(stagedBytes(specs, header, dtype), `loading the weights of a ${describe(config)}`);
         const stager = new WeightStager(header, stagingTarget(specs, dtype), tiedPairs(specs));
         let staged: StagedWeights;
         try {

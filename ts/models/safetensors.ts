@@ -5,6 +5,7 @@
  * @module
  */
 import { WeightsFormatError } from "../core/errors.js";
+import { FloatLiteral, type StrictJson, parseStrictJson } from "./strict-json.js";
 import { ChunkReader, type WeightsSource, openByteStream, readSourceBytes } from "./weights-source.js";
 
 /** Element types safetensors defines, with their sizes in bytes. */
@@ -107,44 +108,48 @@ export function parseSafetensorsHeader(json: Uint8Array): SafetensorsHeader {
 function parseHeaderEntries(json: Uint8Array): { entries: SafetensorsTensorInfo[]; metadata: Readonly<Record<string, string>>; dataBytes: number } {
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(json);
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(json);
   } catch {
     fail("header is not valid UTF-8");
   }
-  let header: unknown;
+  // As the reference reader: the JSON object starts the header (no byte-order mark, no leading space).
+  if (!text.startsWith("{")) fail(`header must start with "{", got ${JSON.stringify(text.slice(0, 8))}`);
+  let header: StrictJson;
   try {
-    header = JSON.parse(text);
+    header = parseStrictJson(text);
   } catch (e) {
     fail(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (header === null || typeof header !== "object" || Array.isArray(header)) fail("header must be a JSON object");
+  if (header === null || typeof header !== "object" || Array.isArray(header) || header instanceof FloatLiteral) fail("header must be a JSON object");
   let metadata: Record<string, string> = {};
   const entries: SafetensorsTensorInfo[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+  const isIndex = (d: StrictJson): d is number => typeof d === "number" && Number.isSafeInteger(d) && d >= 0;
+  for (const [name, info] of Object.entries(header as Record<string, StrictJson>)) {
     if (name === "__metadata__") {
-      if (info === null || typeof info !== "object" || Array.isArray(info) || Object.values(info).some((v) => typeof v !== "string")) {
+      if (info === null || typeof info !== "object" || Array.isArray(info) || info instanceof FloatLiteral || Object.values(info).some((v) => typeof v !== "string")) {
         fail("__metadata__ must be an object of strings");
       }
       metadata = { ...(info as Record<string, string>) };
       continue;
     }
-    if (info === null || typeof info !== "object" || Array.isArray(info)) fail(`entry "${name}" must be an object`);
-    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
+    if (info === null || typeof info !== "object" || Array.isArray(info) || info instanceof FloatLiteral) fail(`entry "${name}" must be an object`);
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, StrictJson>;
+    if (typeof dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(`tensor "${name}" has unknown dtype ${show(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isIndex)) {
+      fail(`tensor "${name}" has an invalid shape ${show(shape)}; expected an array of non-negative integers`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || o < 0) || offsets[0] > offsets[1]) {
-      fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 ≤ begin ≤ end`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0]! > offsets[1]!) {
+      fail(`tensor "${name}" has invalid data_offsets ${show(offsets)}; expected [begin, end], integers with 0 ≤ begin ≤ end`);
     }
     const [begin, end] = offsets as [number, number];
     let elements = 1;
     for (const d of shape as number[]) elements *= d;
     const want = elements * DTYPE_BYTES[dtype as SafetensorsDType];
+    if (!Number.isSafeInteger(want)) fail(`tensor "${name}" of shape [${(shape as number[]).join(", ")}] is too large to address`);
     if (end - begin !== want) {
       fail(`tensor "${name}" is ${dtype} of shape [${(shape as number[]).join(", ")}] = ${want} bytes, but its data_offsets span ${end - begin}`);
     }
-    entries.push({ name, dtype: dtype as SafetensorsDType, shape: Object.freeze(shape as number[]), begin, end });
+    entries.push({ name, dtype: dtype as SafetensorsDType, shape: Object.freeze([...(shape as number[])]), begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
@@ -154,6 +159,11 @@ function parseHeaderEntries(json: Uint8Array): { entries: SafetensorsTensorInfo[
     at = e.end;
   }
   return { entries, metadata: Object.freeze(metadata), dataBytes: at };
+}
+
+/** A header value for a message: floats as written, the rest as JSON. */
+function show(v: StrictJson | undefined): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof FloatLiteral ? `${x.value} (not an integer literal)` : x)) ?? "undefined";
 }
 
 /**

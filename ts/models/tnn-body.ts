@@ -86,6 +86,24 @@ export class TnnBody {
     return this.embed.dim;
   }
 
+  /**
+   * An upper bound on the wasm bytes {@link forward} of `n` tokens holds at its peak, output included: a block keeps
+   * its input, the normalised input, the two gates, the mixed sequence and the outputs alive at once, in the widths
+   * d, d1 and the GLU's; `selfMixing` adds what the widest layer's own Toeplitz product allocates.
+   */
+  forwardBytes(n: number, selfMixing = true): number {
+    const d = this.dim;
+    let width = 0;
+    let mixing = 0;
+    for (const l of this.layers) {
+      const d1 = l.tno.channels;
+      const g = l.channelMixer instanceof Glu || l.channelMixer instanceof GluV2 ? l.channelMixer.l1.outFeatures : d;
+      width = Math.max(width, 4 * d + 4 * d1 + 2 * g);
+      if (selfMixing) mixing = Math.max(mixing, l.tno.forwardBytes(n));
+    }
+    return 4 * n * (width + 1) + mixing;
+  }
+
   /** Each layer's own Toeplitz kernel: the mixers of a whole-sequence forward. */
   get tnos(): SequenceMixer[] {
     return this.layers.map((l) => l.tno);

@@ -17,6 +17,11 @@ export function isUrlString(s: string): boolean {
   return /^[a-z][a-z0-9+.-]+:\/\//i.test(s);
 }
 
+/** What an error (or whatever a stream was errored with, `null` included) says, for a message. */
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message : `${String(e)} (not an Error)`;
+}
+
 /** Bytes of each read from a file or a byte stream. */
 const CHUNK_BYTES = 1 << 20;
 
@@ -34,9 +39,12 @@ export interface ByteStream {
  * @throws {WeightsFormatError} the URL answered with an error status, or the file could not be opened
  */
 export async function openByteStream(source: WeightsSource): Promise<ByteStream> {
-  if (source instanceof Uint8Array) return bytesStream(source);
-  if (source instanceof ArrayBuffer) return bytesStream(new Uint8Array(source));
-  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) return streamOf(source);
+  if (source instanceof Uint8Array) return bytesStream(bytesOf(source));
+  if (source instanceof ArrayBuffer) return bytesStream(bytesOf(source));
+  if (typeof ReadableStream !== "undefined" && source instanceof ReadableStream) {
+    if (source.locked) throw new WeightsFormatError("could not read weights: the ReadableStream is locked (another reader holds it)");
+    return streamOf(source);
+  }
   if (typeof Response !== "undefined" && source instanceof Response) return responseStream(source, "the response");
   if (source instanceof URL || (typeof source === "string" && isUrlString(source))) {
     const url = source instanceof URL ? source : new URL(source);
@@ -45,12 +53,25 @@ export async function openByteStream(source: WeightsSource): Promise<ByteStream>
     try {
       res = await fetch(url);
     } catch (e) {
-      throw new WeightsFormatError(`could not fetch ${url.href}: ${(e as Error).message}`);
+      throw new WeightsFormatError(`could not fetch ${url.href}: ${reason(e)}`);
     }
     return responseStream(res, url.href);
   }
   if (typeof source === "string") return fileStream(source);
   throw new WeightsFormatError("weights source must be a Uint8Array, ArrayBuffer, URL, Response, ReadableStream or file path");
+}
+
+/** The bytes of a buffer or view; a detached one is a typed error, not the engine's TypeError. */
+function bytesOf(source: Uint8Array | ArrayBuffer): Uint8Array {
+  const buffer = source instanceof ArrayBuffer ? source : source.buffer;
+  if ((buffer as ArrayBuffer & { detached?: boolean }).detached === true) {
+    throw new WeightsFormatError("could not read weights: the ArrayBuffer is detached (it was transferred)");
+  }
+  try {
+    return source instanceof Uint8Array ? source : new Uint8Array(source);
+  } catch (e) {
+    throw new WeightsFormatError(`could not read weights from the ArrayBuffer: ${reason(e)}`);
+  }
 }
 
 function bytesStream(bytes: Uint8Array): ByteStream {
@@ -69,10 +90,11 @@ function bytesStream(bytes: Uint8Array): ByteStream {
 
 function responseStream(res: Response, what: string): ByteStream {
   if (!res.ok) {
-    void res.body?.cancel().catch(() => undefined);
+    if (res.body && !res.body.locked) void res.body.cancel().catch(() => undefined);
     throw new WeightsFormatError(`could not read weights from ${what}: status ${res.status}`);
   }
   if (res.bodyUsed) throw new WeightsFormatError(`could not read weights from ${what}: its body was already read`);
+  if (res.body?.locked) throw new WeightsFormatError(`could not read weights from ${what}: its body is locked (another reader holds it)`);
   return res.body ? streamOf(res.body) : bytesStream(new Uint8Array(0));
 }
 
@@ -91,8 +113,18 @@ function streamOf(stream: ReadableStream<Uint8Array>): ByteStream {
   }
   // Each read transfers the buffer to the stream and returns it in the result; the next read passes it back.
   let buffer: ArrayBuffer = new ArrayBuffer(CHUNK_BYTES);
+  // A byte stream that closes without answering the pending read (`byobRequest.respond(0)`) leaves that read
+  // pending for ever, as the Streams spec has it. Its reader's `closed` does settle; a read that is still pending a
+  // macrotask later can get no data any more, and ends the stream.
+  const closed = byob.closed.then(() => new Promise<void>((r) => setTimeout(r, 0)));
+  closed.catch(() => undefined);
   return pulled(async () => {
-    const r = await byob.read(new Uint8Array(buffer));
+    let settled = false;
+    const read = byob.read(new Uint8Array(buffer)).then((r) => {
+      settled = true;
+      return r;
+    });
+    const r = await Promise.race([read, closed.then(() => (settled ? read : { done: true as const, value: undefined }))]);
     if (r.value) buffer = r.value.buffer as ArrayBuffer;
     return r;
   }, () => byob.cancel());
@@ -108,7 +140,7 @@ function pulled(next: () => Promise<ReadableStreamReadResult<Uint8Array>>, cance
         try {
           r = await next();
         } catch (e) {
-          throw new WeightsFormatError(`could not read weights: the stream failed: ${(e as Error).message}`);
+          throw new WeightsFormatError(`could not read weights: the stream failed: ${reason(e)}`);
         }
         if (r.done) {
           closed = true;
@@ -133,7 +165,7 @@ async function fileStream(path: string | URL): Promise<ByteStream> {
   try {
     fh = await fs.open(path, "r");
   } catch (e) {
-    throw new WeightsFormatError(`could not read ${String(path)}: ${(e as Error).message}`);
+    throw new WeightsFormatError(`could not read ${String(path)}: ${reason(e)}`);
   }
   const buf = new Uint8Array(CHUNK_BYTES);
   let closed = false;
@@ -150,7 +182,7 @@ async function fileStream(path: string | URL): Promise<ByteStream> {
         ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
       } catch (e) {
         await close();
-        throw new WeightsFormatError(`could not read ${String(path)}: ${(e as Error).message}`);
+        throw new WeightsFormatError(`could not read ${String(path)}: ${reason(e)}`);
       }
       if (n === 0) {
         await close();
@@ -232,8 +264,7 @@ export class ChunkReader {
  * @throws {WeightsFormatError} as {@link openByteStream}, or the stream failed
  */
 export async function readSourceBytes(source: WeightsSource): Promise<Uint8Array> {
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return bytesOf(source);
   const stream = await openByteStream(source);
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -45,6 +45,29 @@ export function checkParams(specs: readonly ParamSpec[], file: SafetensorsHeader
   }
 }
 
+/**
+ * An upper bound on the wasm bytes staging `file` for `specs` takes: every tensor in its storage dtype (a tied copy
+ * counted as if stored), plus the largest tensor's raw bytes while it is converted.
+ */
+export function stagedBytes(specs: readonly ParamSpec[], file: SafetensorsHeader, dtype: StagedDType): number {
+  let total = 0;
+  let transient = 0;
+  for (const s of specs) {
+    const t = file.get(s.name);
+    if (!t) continue;
+    const elems = s.dims.reduce((a, b) => a * b, 1);
+    const raw = t.end - t.begin;
+    if (s.kind === "matrix" && dtype === "int8") {
+      total += elems + 4 * (s.dims[0] ?? 0);
+      transient = Math.max(transient, 3 * 2 ** 20); // one block of rows, raw and widened
+    } else {
+      total += (s.kind === "matrix" && dtype === "float16" ? 2 : 4) * elems;
+      transient = Math.max(transient, raw);
+    }
+  }
+  return total + transient;
+}
+
 /** Where each declared tensor goes when staged: matrices in the storage dtype, packed groups gathered, the rest float32. */
 export function stagingTarget(specs: readonly ParamSpec[], dtype: StagedDType): StagingTarget {
   const byName = new Map(specs.map((s) => [s.name, s]));

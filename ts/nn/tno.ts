@@ -5,7 +5,7 @@
 import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
-import { ToeplitzPlan } from "../core/toeplitz-plan.js";
+import { ToeplitzPlan, fastFftLen, toeplitzCrossover } from "../core/toeplitz-plan.js";
 import { decayWindow } from "./decay-window.js";
 import { Rpe } from "./rpe.js";
 import { type SequenceMixer } from "./sequence-mixer.js";
@@ -139,6 +139,21 @@ export class Tno implements SequenceMixer {
   /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */
   #table(n: number): F32 {
     return this.#rpe.forward(this.causal ? 0 : -(n - 1), toeplitzCoeffRows(n, this.causal), this.#gamma);
+  }
+
+  /**
+   * An upper bound on the wasm bytes {@link forward} of `n` rows allocates (its output included, its input not): the
+   * coefficient table, the FFT scratch (about 128 bytes per FFT point, plus the planner's tables) and, if they fit
+   * the cache, the kernel spectra it keeps. What `reserve` is asked for before a forward pass.
+   */
+  forwardBytes(n: number): number {
+    const c = this.channels;
+    const table = toeplitzCoeffRows(n, this.causal) * c * 4;
+    const out = n * c * 4;
+    if (n < toeplitzCrossover(this.causal) || this.#cache.has(n)) return table + out;
+    const L = fastFftLen(2 * n - 1);
+    const spectra = Math.ceil(c / 8) * 16 * (L / 2 + 1) * 4;
+    return table + out + 160 * L + (spectra <= this.cacheBytes ? spectra : 0);
   }
 
   /** The whole sequence `v` mixed at once: {@link forward}. */

@@ -1,7 +1,56 @@
 //! Allocation of wasm linear memory for the TS layer, and the slice views every binding uses.
+//!
+//! Every allocation of the module, the TS layer's and Rust's own, goes through a counting allocator, so the TS
+//! layer can check a call's need against its memory budget before it grows the memory (which wasm never shrinks).
 
-use std::alloc::{alloc as raw_alloc, dealloc as raw_free, Layout};
+use std::alloc::{alloc as raw_alloc, dealloc as raw_free, GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use wasm_bindgen::prelude::*;
+
+/// Bytes currently allocated (requested sizes, not counting the allocator's own overhead).
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, counting what is live.
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the same layout, adding only a counter.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            IN_USE.fetch_add(new_size, Ordering::Relaxed);
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes the module has allocated and not freed: the TS layer's tensors and Rust's own buffers.
+#[wasm_bindgen]
+pub fn heap_in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
 
 /// Every allocation is 16-byte aligned so f32x4 loads never straddle.
 const ALIGN: usize = 16;

@@ -11,10 +11,16 @@ pub fn toeplitz_direct(x: usize, coeffs: usize, y: usize, n: usize, c: usize, ca
     toeplitz::toeplitz_direct(slice(x, n * c), slice(coeffs, rows * c), slice_mut(y, n * c), n, c, causal);
 }
 
-/// Sequence length from which the FFT path is used.
+/// Sequence length from which the FFT path is used for causal tables.
 #[wasm_bindgen]
 pub fn toeplitz_crossover() -> usize {
     toeplitz::toeplitz_crossover()
+}
+
+/// Sequence length from which the FFT path is used for bidirectional tables.
+#[wasm_bindgen]
+pub fn toeplitz_crossover_bidirectional() -> usize {
+    toeplitz::toeplitz_crossover_for(false)
 }
 
 /// A planned Toeplitz product for one (n, c, causal); owns its FFT plans and scratch.
