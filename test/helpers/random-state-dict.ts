@@ -162,7 +162,7 @@ export function logits64(W: Map<string, RawTensor>, c: SnakeConfig, ids: readonl
   return linear64(z, n, d, W.get("encoder.lm_head.weight")?.data ?? E, get(W, "encoder.lm_head.bias"), V);
 }
 
-/** Float64 class logits of one sequence for head `name`: first token → dense → tanh → out_proj. */
+/** Float64 class logits of one sequence for head `name`: mean of the positions → dense → tanh → out_proj. */
 export function classify64(W: Map<string, RawTensor>, c: SnakeConfig, ids: readonly number[], name: string): Float64Array {
   const d = c.d_model;
   const P = prefixOf(c);
@@ -177,7 +177,9 @@ export function classify64(W: Map<string, RawTensor>, c: SnakeConfig, ids: reado
   if (c.lm_head === "mlm") ids.forEach((id, i) => id === c.pad_index && x.fill(0, i * d, (i + 1) * d));
   for (let i = 0; i < c.n_layers; i++) x = block64(layerParams64(W, c, i), x, n, d);
   if (c.final_norm === "layernorm") x = layerNorm64(x, n, d, get(W, `${P}layer_norm.weight`), get(W, `${P}layer_norm.bias`));
-  const first = x.subarray(0, d);
+  // The official TNN RoBERTa head pools by the mean of every position.
+  const first = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) first[j]! += x[i * d + j]! / n;
   const H = `classification_heads.${name}.`;
   const dense = W.get(`${H}dense.weight`)!;
   const h = linear64(first, 1, d, get(W, `${H}dense.weight`), get(W, `${H}dense.bias`), dense.shape[0]!).map(Math.tanh);

@@ -1,9 +1,9 @@
 /**
- * `ClassificationHead`: RoBERTa's sentence classification head (`classification_heads.<name>.*`).
+ * `ClassificationHead`: the TNN RoBERTa's sentence classification head (`classification_heads.<name>.*`).
  * @module
  */
 import { ShapeError } from "../core/errors.js";
-import { type Tensor } from "../core/tensor.js";
+import { Tensor } from "../core/tensor.js";
 import { Linear } from "../nn/linear.js";
 import { type VarBuilder } from "../nn/var-builder.js";
 
@@ -34,7 +34,10 @@ export function classificationHeadsOf(file: { names(): Iterable<string>; get(nam
   });
 }
 
-/** First-token pooling, then `out_proj(tanh(dense(h_0)))`. */
+/**
+ * Mean pooling over every position, then `out_proj(tanh(dense(mean)))`: the official TNN RoBERTa's
+ * `RobertaClassificationNoClsHead` (a TNN has no [CLS] position to read).
+ */
 export class ClassificationHead {
   /**
    * Takes ownership of both layers.
@@ -63,8 +66,13 @@ export class ClassificationHead {
 
   /** Class logits of one sequence's hidden states `h` (`[n, d]`): `[1, classes]`, written to `out` when given. */
   forward(h: F32, out?: F32): F32 {
-    using first = h.select(0);
-    using row = first.reshape([1, first.size]);
+    const [n, d] = h.dims as [number, number];
+    using row = Tensor.zeros("float32", [1, d]);
+    // The mean of every position, as the official TNN RoBERTa's head pools (padding included): one pass, in JS.
+    const mean = row.data;
+    const x = h.data;
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] = mean[j]! + x[i * d + j]!;
+    for (let j = 0; j < d; j++) mean[j] = mean[j]! / n;
     using z = this.dense.forward(row);
     // tanh over one pooled vector per sequence (d values): too little work to need a kernel of its own.
     const v = z.data;

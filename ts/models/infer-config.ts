@@ -20,13 +20,15 @@ export function inferFromWeights(w: WeightNames): Partial<TnnConfig> {
   const shape = (n: string): readonly number[] | undefined => w.get(n)?.shape;
   const has = (n: string): boolean => w.get(n) !== undefined;
   let lmHead: "tied" | "mlm";
-  if (has("decoder.embed_tokens.weight")) lmHead = "tied";
+  const adaptive = has("decoder.embed_tokens.embeddings.0.0.weight");
+  if (has("decoder.embed_tokens.weight") || adaptive) lmHead = "tied";
   else if (has("encoder.sentence_encoder.embed_tokens.weight")) lmHead = "mlm";
   else return {};
   const P = bodyPrefix({ lmHead });
   const out: { -readonly [K in keyof TnnConfig]?: TnnConfig[K] } = { lmHead };
-  const emb = shape(`${P}embed_tokens.weight`)!;
-  if (emb.length === 2) [out.vocabSize, out.dModel] = emb as [number, number];
+  const emb = shape(`${P}embed_tokens.weight`);
+  if (emb?.length === 2) [out.vocabSize, out.dModel] = emb as [number, number];
+  if (adaptive) Object.assign(out, inferAdaptive(w));
   const layerIds = new Set<number>();
   const rpeIds = new Set<number>();
   const layerRe = new RegExp(`^${P.replace(/\./g, "\\.")}layers\\.(\\d+)\\.`);
@@ -63,8 +65,37 @@ export function inferFromWeights(w: WeightNames): Partial<TnnConfig> {
   if (l1) out.glu = has(`${L}l3.weight`) ? "v1" : "v2";
   out.finalNorm = has(`${P}layer_norm.weight`) ? "layernorm" : null;
   out.embeddingLayernorm = has(`${P}layernorm_embedding.weight`);
-  // fairseq gives a pre-norm stack a final LayerNorm and a post-norm one none, in the decoder and the encoder alike.
-  out.prenorm = out.finalNorm !== null;
+  // fairseq gives a pre-norm stack a final LayerNorm and a post-norm one none, in the decoder and the encoder alike;
+  // the adaptive architectures are the exception, pre-norm without a final norm (`no_decoder_final_norm`).
+  out.prenorm = out.finalNorm !== null || adaptive;
+  return out;
+}
+
+/**
+ * The adaptive input (bands `embed_tokens.embeddings.{i}.{0,1}`: sizes, widths, hence cutoffs and factor) and the
+ * adaptive softmax: tied when the head has `class_proj`, with tied projections when `tail.{i}.0.weight` has the
+ * input projection's shape `[d, w]` rather than a Linear's `[w, d]`.
+ */
+function inferAdaptive(w: WeightNames): Partial<TnnConfig> {
+  const band = (i: number) => ({ table: w.get(`decoder.embed_tokens.embeddings.${i}.0.weight`)?.shape, proj: w.get(`decoder.embed_tokens.embeddings.${i}.1.weight`)?.shape });
+  const sizes: number[] = [];
+  const widths: number[] = [];
+  for (let i = 0; band(i).table?.length === 2; i++) {
+    sizes.push(band(i).table![0]!);
+    widths.push(band(i).table![1]!);
+  }
+  const d = band(0).proj?.[0];
+  const ends = sizes.map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b, 0));
+  const cutoffs = ends.slice(0, -1);
+  const factor = widths.length > 1 ? widths[0]! / widths[1]! : 4;
+  const out: { -readonly [K in keyof TnnConfig]?: TnnConfig[K] } = { vocabSize: ends[ends.length - 1], dModel: d };
+  if (cutoffs.length > 0) out.adaptiveInput = { cutoffs, factor };
+  if (w.get("decoder.adaptive_softmax.head.class_proj.weight") || w.get("decoder.adaptive_softmax.head.weight")) {
+    const tieWeights = w.get("decoder.adaptive_softmax.head.class_proj.weight") !== undefined;
+    const proj = w.get("decoder.adaptive_softmax.tail.0.0.weight")?.shape;
+    const tieProj = tieWeights && proj?.[0] === d && proj?.[1] !== d;
+    out.adaptiveSoftmax = { cutoffs, factor, tieWeights, tieProj };
+  }
   return out;
 }
 

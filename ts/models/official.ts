@@ -103,7 +103,9 @@ export function officialConfig(arch: string, args: Readonly<Record<string, unkno
   if (gtuType !== 2 && gtuType !== 3) refuse(arch, `gtu_type = ${gtuType}; only 2 and 3 exist`);
   const gluDim = num("glu_dim", -1);
   const fromWeights = inferFromWeights(weights);
-  if (fromWeights.vocabSize === undefined) refuse(arch, `the weights have no ${encoder ? "encoder.sentence_encoder" : "decoder"}.embed_tokens.weight to size the vocabulary`);
+  if (fromWeights.vocabSize === undefined) refuse(arch, `the weights have no ${encoder ? "encoder.sentence_encoder" : "decoder"}.embed_tokens tables to size the vocabulary`);
+  if (encoder && args.activation_fn !== undefined && args.activation_fn !== "gelu") refuse(arch, `activation_fn = ${JSON.stringify(args.activation_fn)} in the MLM head; only "gelu" is implemented`);
+  if (encoder && args.pooler_activation_fn !== undefined && args.pooler_activation_fn !== "tanh") refuse(arch, `pooler_activation_fn = ${JSON.stringify(args.pooler_activation_fn)}; only "tanh" is implemented`);
   const finalNorm = encoder ? prenorm : prenorm && !bool("no_decoder_final_norm", false);
   const cutoffs = (k: string): number[] | undefined => {
     const v = args[k];
