@@ -6,28 +6,27 @@ Needs only CPU PyTorch (no fairseq, no omegaconf): classes the checkpoint pickle
 installed are read as plain stand-ins, which is enough to get at the architecture arguments.
 
 The state dict is read from ckpt["model"]; the architecture from ckpt["args"] (argparse.Namespace, older
-fairseq) or ckpt["cfg"]["model"] (newer fairseq). Sizes come from the tensor shapes; the arguments decide what
-shapes cannot tell (pre/post norm, causal, embedding scale), with the official archs' values as the fallback:
-`decoder.*` = causal pre-norm LM with sqrt(d) embedding scale, `encoder.sentence_encoder.*` = bidirectional
-post-norm encoder without scale. Tensor names are kept as they are, except fairseq bookkeeping (`*.version`,
-`*._float_tensor`), which is dropped.
+fairseq) or ckpt["cfg"]["model"] (newer fairseq). The converter does not interpret the architecture: it records
+fairseq's `--arch` and the arguments that change the forward pass (tools/official_args.py) in the safetensors
+`__metadata__` (`fairseq_arch`, `fairseq_args` as JSON) and in config.json, and the library's loader maps them to
+its config, or refuses an argument it cannot run, by name. Without recorded arguments the loader infers the
+architecture from the names and shapes. Tensor names are kept as they are, except fairseq bookkeeping
+(`*.version`, `*._float_tensor`), which is dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import pickle
-import re
 import sys
 import types
 from typing import Any, Dict, Optional
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_args import OFFICIAL_ARCHS, official_args  # noqa: E402
 from safetensors_io import save_file  # noqa: E402
 
 DECODER = "decoder."
@@ -123,120 +122,44 @@ def architecture_args(ckpt: dict) -> Dict[str, Any]:
     return {}
 
 
-# --- config inference ------------------------------------------------------------------------------------------
-
-def _shape(sd, name):
-    if name not in sd:
-        raise ConversionError(f"missing tensor {name}")
-    return tuple(sd[name].shape)
-
-
-def _check_supported(args: Dict[str, Any]) -> None:
-    expect = {
-        "act_fun": "silu", "glu_act": "silu", "use_norm": False, "residual": False, "adaptive_input": False,
-        "character_embeddings": False, "norm_type": "simplermsnorm",
-    }
-    for key, want in expect.items():
-        if key in args and args[key] is not None and args[key] != want:
-            raise ConversionError(f"unsupported architecture: args.{key} = {args[key]!r} (this library implements "
-                                  f"{key} = {want!r}, as in the official tnn_v2 LM/RoBERTa archs)")
-    for key in ("gtu_type", "glu_type", "toep_type"):
-        if key in args and args[key] not in (None, 1):
-            raise ConversionError(f"unsupported architecture: args.{key} = {args[key]!r}")
-
-
-def infer_config(sd: Dict[str, Any], args: Dict[str, Any]) -> dict:
-    if DECODER + "embed_tokens.weight" in sd:
-        P, decoder = DECODER, True
-    elif ENCODER + "embed_tokens.weight" in sd:
-        P, decoder = ENCODER, False
-    else:
-        raise ConversionError("no decoder.embed_tokens.weight or encoder.sentence_encoder.embed_tokens.weight: "
-                              "not a fairseq TNN language model or encoder state dict")
-    _check_supported(args)
-    V, d = _shape(sd, P + "embed_tokens.weight")
-    layer_ids = sorted({int(m.group(1)) for k in sd for m in [re.match(re.escape(P) + r"layers\.(\d+)\.", k)] if m})
-    if not layer_ids or layer_ids != list(range(len(layer_ids))):
-        raise ConversionError(f"layers under {P}layers.* are not numbered 0..L-1: {layer_ids}")
-    g = P + "layers.0.self_attn.gtu."
-    d1, d_in = _shape(sd, g + "v_proj.weight")
-    if d_in != d or d1 % d:
-        raise ConversionError(f"{g}v_proj.weight has shape {(d1, d_in)}; expected (k*{d}, {d})")
-    e = _shape(sd, g + "toep.rpe.pos_proj.weight")[0]
-    rpe_layers = len({m.group(1) for k in sd for m in [re.match(re.escape(g) + r"toep\.rpe\.layers\.(\d+)\.", k)] if m})
-    glu_dim = _shape(sd, P + "layers.0.glu.l1.weight")[0]
-    gamma_key = g + "toep.gamma"
-    side = "decoder" if decoder else "encoder"
-    if gamma_key in sd:
-        heads = _shape(sd, gamma_key)[0]
-        gamma = args.get("gamma")
-        if gamma is None:
-            gamma = float(np.asarray(sd[gamma_key], dtype=np.float64).reshape(-1)[0])
-    else:
-        if args.get("use_decay"):
-            raise ConversionError(f"args.use_decay is set but {gamma_key} is missing")
-        heads = int(args.get(f"{side}_attention_heads") or 1)
-        gamma = None
-    if d1 % heads:
-        raise ConversionError(f"{d1} channels do not split into {heads} heads")
-    prenorm = args.get(f"{side}_normalize_before")
-    if prenorm is None:
-        prenorm = decoder
-    causal = args.get("causal")
-    if causal is None:
-        causal = decoder
-    no_scale = args.get("no_scale_embedding")
-    if no_scale is None:
-        no_scale = not decoder
-    max_positions = args.get("tokens_per_sample") or args.get("max_target_positions") or args.get("max_positions")
-    return {
-        "d_model": int(d),
-        "n_layers": len(layer_ids),
-        "expand_ratio": int(d1 // d),
-        "n_heads": int(heads),
-        "rpe_dim": int(e),
-        "rpe_layers": int(rpe_layers),
-        "gamma": None if gamma is None else float(gamma),
-        "causal": bool(causal),
-        "prenorm": bool(prenorm),
-        "glu_dim": int(glu_dim),
-        "vocab_size": int(V),
-        "pad_index": 1,  # fairseq dictionaries put <pad> at 1; the checkpoint does not record it
-        "embed_scale": 1.0 if no_scale else math.sqrt(d),
-        "final_norm": "layernorm" if P + "layer_norm.weight" in sd else None,
-        "embedding_layernorm": P + "layernorm_embedding.weight" in sd,
-        "lm_head": "tied" if decoder else "mlm",
-        "max_positions": int(max_positions) if max_positions else 512,
-    }
-
+# --- conversion ----------------------------------------------------------------------------------------------
 
 def _is_bookkeeping(name: str) -> bool:
     return name.endswith(".version") or name.endswith("._float_tensor")
 
 
 def convert(checkpoint_path: str, out_dir: str, dtype: str = "F32") -> dict:
+    """Writes out_dir/model.safetensors (and, when the checkpoint records its architecture, config.json) and returns
+    what config.json holds: ``{"fairseq_arch", "fairseq_args"}``, or ``{}`` for a checkpoint without arguments."""
     ckpt = load_checkpoint(checkpoint_path)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ConversionError(f"{checkpoint_path}: no 'model' state dict in the checkpoint")
     sd = ckpt["model"]
+    if not any(k.startswith(DECODER + "embed_tokens.") or k.startswith(ENCODER + "embed_tokens.") for k in sd):
+        raise ConversionError("no decoder.embed_tokens.* or encoder.sentence_encoder.embed_tokens.*: "
+                              "not a fairseq TNN language model or encoder state dict")
     args = architecture_args(ckpt)
-    cfg = infer_config(sd, args)
-    tensors = {}
-    for k, v in sd.items():
-        if _is_bookkeeping(k):
-            continue
-        tensors[k] = v.detach().cpu().float().numpy()
-    if cfg["lm_head"] == "tied" and "decoder.output_projection.weight" not in tensors:
-        tensors["decoder.output_projection.weight"] = tensors["decoder.embed_tokens.weight"]
+    arch = args.get("arch") or args.get("_name")
+    tensors = {k: v.detach().cpu().float().numpy() for k, v in sd.items() if not _is_bookkeeping(k)}
     os.makedirs(out_dir, exist_ok=True)
     meta = {"format": "pt", "source": os.path.basename(checkpoint_path)}
-    if args.get("arch") or args.get("_name"):
-        meta["arch"] = str(args.get("arch") or args.get("_name"))
+    config: dict = {}
+    if arch:
+        if arch not in OFFICIAL_ARCHS:
+            print(f"convert_fairseq: warning: {arch!r} is not one of the {len(OFFICIAL_ARCHS)} registered TNN "
+                  "architectures; the loader will refuse it unless given a config", file=sys.stderr)
+        config = {"fairseq_arch": str(arch), "fairseq_args": official_args(args)}
+        meta["fairseq_arch"] = config["fairseq_arch"]
+        meta["fairseq_args"] = json.dumps(config["fairseq_args"], sort_keys=True)
     save_file(tensors, os.path.join(out_dir, "model.safetensors"), dtype=dtype, metadata=meta)
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-        f.write("\n")
-    return cfg
+    config_path = os.path.join(out_dir, "config.json")
+    if config:
+        with open(config_path, "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
+    elif os.path.exists(config_path):
+        os.remove(config_path)  # a stale one would describe another model
+    return config
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -250,7 +173,7 @@ def main(argv: Optional[list] = None) -> int:
     except (ConversionError, FileNotFoundError) as err:
         print(f"convert_fairseq: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(cfg, indent=2))
+    print(json.dumps(cfg, indent=2, sort_keys=True) if cfg else "no architecture recorded: the loader will infer it")
     return 0
 
 

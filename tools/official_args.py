@@ -6,6 +6,18 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+#: fairseq-evo's registered TNN architectures: the language models of models/lm_tnn and the encoders of
+#: models/roberta_tnn.
+OFFICIAL_ARCHS = [
+    "tnn_no_decay", "tnn_decay_99",
+    "tnn_v2_no_decay", "tnn_v2_decay_99_post", "tnn_v2_decay_99_pre", "tnn_v2_decay_99_post_usenorm",
+    "tnn_v2_decay_99_pre_usenorm", "tnn_v2_decay_99_pre_l6", "tnn_v2_decay_99_pre_gluv2",
+    "tnn_v2_decay_99_pre_glu_v2_gtu_v3", "tnn_v2_decay_99_pre_glu_v2_gtu_v3_l6", "tnn_v2_decay_99_pre_l12",
+    "tnn_v2_decay_99_pre_e768", "tnn_v2_decay_99_pre_ada", "tnn_v2_decay_99_pre_ada_128_base",
+    "tnn_v2_decay_99_pre_ada_128_small", "tnn_v2_decay_99_pre_ada_128", "tnn_v2_decay_99_pre_l1",
+    "roberta_tnn_decay_99", "roberta_tnn_v2_decay_99",
+]
+
 #: Every argument the official TNN language models and encoders read when they build or run, and nothing else
 #: (dropouts and training options change nothing at inference).
 FORWARD_ARGS = [

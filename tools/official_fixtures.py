@@ -29,7 +29,7 @@ import types
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from official_args import official_args  # noqa: E402
+from official_args import OFFICIAL_ARCHS, official_args  # noqa: E402
 from safetensors_io import save_file  # noqa: E402
 
 
@@ -88,15 +88,8 @@ def import_fairseq(checkout: str):
 
 # --- the architectures ---------------------------------------------------------------------------------------------
 
-LM_ARCHS = [
-    "tnn_no_decay", "tnn_decay_99",
-    "tnn_v2_no_decay", "tnn_v2_decay_99_post", "tnn_v2_decay_99_pre", "tnn_v2_decay_99_post_usenorm",
-    "tnn_v2_decay_99_pre_usenorm", "tnn_v2_decay_99_pre_l6", "tnn_v2_decay_99_pre_gluv2",
-    "tnn_v2_decay_99_pre_glu_v2_gtu_v3", "tnn_v2_decay_99_pre_glu_v2_gtu_v3_l6", "tnn_v2_decay_99_pre_l12",
-    "tnn_v2_decay_99_pre_e768", "tnn_v2_decay_99_pre_ada", "tnn_v2_decay_99_pre_ada_128_base",
-    "tnn_v2_decay_99_pre_ada_128_small", "tnn_v2_decay_99_pre_ada_128", "tnn_v2_decay_99_pre_l1",
-]
-ENCODER_ARCHS = ["roberta_tnn_decay_99", "roberta_tnn_v2_decay_99"]
+LM_ARCHS = [a for a in OFFICIAL_ARCHS if not a.startswith("roberta")]
+ENCODER_ARCHS = [a for a in OFFICIAL_ARCHS if a.startswith("roberta")]
 
 #: Cases beyond the registered architectures: (name, arch, argument overrides applied after the arch function).
 EXTRA_CASES = [
