@@ -46,23 +46,29 @@ export function checkParams(specs: readonly ParamSpec[], file: SafetensorsHeader
 }
 
 /**
- * An upper bound on the wasm bytes staging `file` for `specs` takes: every tensor in its storage dtype (a tied copy
- * counted as if stored), plus the largest tensor's raw bytes while it is converted.
+ * The wasm bytes staging `file` for `specs` takes: every tensor in its storage dtype, plus the largest tensor's raw
+ * bytes while it is converted. A tied weight the file stores a second time counts once, as the stager keeps one copy
+ * when the two agree (a file whose copies differ can need more; each allocation is still held to the budget).
  */
 export function stagedBytes(specs: readonly ParamSpec[], file: SafetensorsHeader, dtype: StagedDType): number {
   let total = 0;
   let transient = 0;
   for (const s of specs) {
     const t = file.get(s.name);
-    if (!t) continue;
+    if (!t || s.twin !== undefined) continue;
     const elems = s.dims.reduce((a, b) => a * b, 1);
     const raw = t.end - t.begin;
-    if (s.kind === "matrix" && dtype === "int8") {
+    if (s.packed) {
+      total += 4 * elems;
+    } else if (s.kind === "matrix" && dtype === "int8") {
       total += elems + 4 * (s.dims[0] ?? 0);
       transient = Math.max(transient, 3 * 2 ** 20); // one block of rows, raw and widened
     } else {
-      total += (s.kind === "matrix" && dtype === "float16" ? 2 : 4) * elems;
-      transient = Math.max(transient, raw);
+      const stored = s.kind === "matrix" && dtype === "float16" ? "F16" : "F32";
+      total += (stored === "F16" ? 2 : 4) * elems;
+      // A tensor kept in its file dtype is staged in place; a converted one holds its raw bytes (and, from BF16 to
+      // F16, a float32 step) until it is converted.
+      if (t.dtype !== stored) transient = Math.max(transient, raw + (t.dtype === "BF16" && stored === "F16" ? 4 * elems : 0));
     }
   }
   return total + transient;
