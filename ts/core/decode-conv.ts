@@ -11,6 +11,8 @@ type F32 = Tensor<"float32">;
 type K = ReturnType<typeof kernels>;
 type WasmOnlineKernel = InstanceType<K["OnlineKernel"]>;
 type WasmEtscKernel = InstanceType<K["EtscKernel"]>;
+type WasmWindowKernel = InstanceType<K["WindowKernel"]>;
+type WasmWindowState = InstanceType<K["WindowState"]>;
 
 /** A read-only wasm decode kernel shared by many states; freed once by its owner. */
 abstract class KernelHandle<T extends { free(): void; memory_bytes(): number }> {
@@ -52,6 +54,17 @@ export class EtscKernelHandle extends KernelHandle<WasmEtscKernel> {
   }
 }
 
+/**
+ * The shared part of windowed decoding for one layer: `t_0..t_{K-1}` for a kernel that is zero from lag K on, as
+ * the within-chunk online kernel (chunks of `chunk` positions) and the spectra of the far product.
+ */
+export class WindowKernelHandle extends KernelHandle<WasmWindowKernel> {
+  /** `coeffs` is `[window, c]` (row k = `t_k`, decayed); `chunk` a power of two ≥ 2. The table is copied. */
+  constructor(coeffs: F32, readonly window: number, readonly channels: number, readonly chunk: number) {
+    super(new (kernels().WindowKernel)(coeffs.ptr, window, channels, chunk), "window kernel");
+  }
+}
+
 /** One layer's convolution state for one sequence. `v` and `y` rows are `[*, channels]` float32 tensors. */
 export interface ConvState {
   /** Positions consumed. */
@@ -66,6 +79,8 @@ export interface ConvState {
   step(v: F32, y: F32): void;
   /** Copies the inputs consumed so far (`[position, c]`) into `out` (exact modes only). */
   history?(out: F32): void;
+  /** Consumes the rows of `v` at any position and writes their outputs to `y` (states that take any number). */
+  push?(v: F32, y: F32): void;
   reset(): void;
   dispose(): void;
 }
@@ -151,4 +166,57 @@ export function naiveConvState(kernel: OnlineKernelHandle): ConvState {
 /** ETSC state (constant size; exact for the first `window` positions). */
 export function etscConvState(kernel: EtscKernelHandle): ConvState {
   return new KernelConv(new (kernels().EtscState)(kernel.raw) as unknown as WasmConvState, kernel, Infinity);
+}
+
+/** A windowed state: never full, takes any number of rows at any position. */
+class WindowConv implements ConvState {
+  readonly capacity = Infinity;
+  readonly #kernel: WindowKernelHandle;
+  #s: WasmWindowState | undefined;
+
+  constructor(kernel: WindowKernelHandle) {
+    this.#kernel = kernel;
+    this.#s = new (kernels().WindowState)(kernel.raw);
+  }
+
+  #state(): WasmWindowState {
+    if (!this.#s) throw new DisposedError("decode state used after dispose()");
+    return this.#s;
+  }
+
+  get position(): number {
+    return this.#state().position();
+  }
+
+  get memoryBytes(): number {
+    return this.#state().memory_bytes();
+  }
+
+  push(v: F32, y: F32): void {
+    const n = v.dims.length === 1 ? 1 : v.dims[0]!;
+    this.#state().push(this.#kernel.raw, v.ptr, n, y.ptr);
+  }
+
+  prefill(v: F32, n: number, y: F32): void {
+    if (this.position !== 0) throw new DecodeStateError(`prefill needs a fresh state (position 0), this one is at ${this.position}`);
+    this.#state().push(this.#kernel.raw, v.ptr, n, y.ptr);
+  }
+
+  step(v: F32, y: F32): void {
+    this.#state().push(this.#kernel.raw, v.ptr, 1, y.ptr);
+  }
+
+  reset(): void {
+    this.#state().reset();
+  }
+
+  dispose(): void {
+    this.#s?.free();
+    this.#s = undefined;
+  }
+}
+
+/** Exact windowed state: memory and time per token independent of the position. */
+export function windowConvState(kernel: WindowKernelHandle): ConvState {
+  return new WindowConv(kernel);
 }

@@ -4,7 +4,9 @@
  * (pre- or post-norm, any GTU or GLU) decodes exactly as its full forward computes.
  * @module
  */
-import { type ConvState, etscConvState, naiveConvState, onlineConvState } from "../core/decode-conv.js";
+import { type ConvState, etscConvState, naiveConvState, onlineConvState, windowConvState } from "../core/decode-conv.js";
+import { reserve } from "../core/memory.js";
+import { windowBytes } from "../nn/decay-window.js";
 import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { headRows } from "../models/batch.js";
@@ -37,7 +39,8 @@ class LayerMixer implements SequenceMixer {
     const n = v.dims[0]!;
     const y = Tensor.empty("float32", v.dims);
     try {
-      if (this.state.position === 0) this.state.prefill(v, n, y);
+      if (this.state.push) this.state.push(v, y);
+      else if (this.state.position === 0) this.state.prefill(v, n, y);
       else if (n === 1) this.state.step(v, y);
       else throw new DecodeStateError(`a decode state takes a prompt once, then one token at a time; got ${n} tokens at position ${this.state.position}`);
     } catch (e) {
@@ -60,6 +63,7 @@ export class DecodeState implements StepDecoder {
   readonly #model: DecodableModel;
   readonly #cache: DecodeKernelCache;
   readonly #etscWindow: number;
+  readonly #useWindow: boolean;
   #lease: KernelLease<unknown>;
   #mixers: LayerMixer[];
   #position = 0;
@@ -74,8 +78,9 @@ export class DecodeState implements StepDecoder {
   constructor(model: DecodableModel, cache: DecodeKernelCache, options: StepDecoderOptions = {}) {
     if (options === null || typeof options !== "object") throw new InvalidOptionError("decoder: options must be an object");
     for (const k of Object.keys(options)) {
-      if (k !== "mode" && k !== "maxLength" && k !== "etscWindow") throw new InvalidOptionError(`decoder: unknown option "${k}"; expected mode, maxLength, etscWindow`);
+      if (!["mode", "maxLength", "etscWindow", "window"].includes(k)) throw new InvalidOptionError(`decoder: unknown option "${k}"; expected mode, maxLength, etscWindow, window`);
     }
+    if (options.window !== undefined && typeof options.window !== "boolean") throw new InvalidOptionError(`decoder: window must be a boolean, got ${String(options.window)}`);
     const mode = options.mode ?? "online";
     if (!DECODE_MODES.includes(mode)) throw new InvalidOptionError(`decoder: mode must be one of ${DECODE_MODES.join(", ")}, got ${String(mode)}`);
     const maxLength = options.maxLength ?? DEFAULT_DECODER_MAX_LENGTH;
@@ -90,13 +95,40 @@ export class DecodeState implements StepDecoder {
       if (!b.tno.causal) throw new InvalidOptionError(`decoder: layer ${i} mixes bidirectionally; only causal LMs decode`);
     }
     this.mode = mode;
+    this.#useWindow = options.window ?? true;
     this.#model = model;
     this.#cache = cache;
     this.#etscWindow = etscWindow;
     [this.#lease, this.#mixers] = this.#makeStates(lengthBucket(maxLength));
   }
 
+  /**
+   * Whether `"online"` decoding of up to `cap` positions runs on windowed states: when every layer's kernel decays
+   * and the bucket would reach its window, past which the windowed state is exact in memory that stops growing.
+   */
+  #windowed(cap: number): boolean {
+    if (this.mode !== "online" || !this.#useWindow) return false;
+    const windows = this.#model.body.layers.map((l) => l.tno.window);
+    return windows.every(Number.isFinite) && cap >= Math.max(...windows);
+  }
+
   #makeStates(cap: number): [KernelLease<unknown>, LayerMixer[]] {
+    const layers = this.#model.body.layers;
+    if (this.#windowed(cap)) {
+      // Counting each layer's kernel too, whether or not it is already built: an upper bound.
+      reserve(layers.reduce((s, l) => s + windowBytes(l.tno.window, l.tno.channels), 0), "a windowed decode state");
+      const states: ConvState[] = [];
+      try {
+        for (const l of layers) states.push(windowConvState(l.tno.windowKernel()!));
+      } catch (e) {
+        for (const st of states) st.dispose();
+        throw e;
+      }
+      // The windowed kernels belong to the layers' Tnos; nothing to give back.
+      return [{ kernels: [], release: () => undefined }, states.map((st) => new LayerMixer(st))];
+    }
+    // An online bucket: about 6·cap·c bytes of shared kernel (when not cached yet) and 4·cap·c per state.
+    reserve(layers.reduce((s, l) => s + 10 * cap * l.tno.channels, 0), `decode states for ${cap} positions`);
     const states: ConvState[] = [];
     const lease = this.mode === "etsc" ? this.#cache.etsc(this.#etscWindow) : this.#cache.online(cap);
     try {
@@ -122,7 +154,7 @@ export class DecodeState implements StepDecoder {
     return this.#position;
   }
 
-  /** Tokens the states hold before they move to a larger bucket (Infinity for ETSC). */
+  /** Tokens the states hold before they move to a larger bucket (Infinity for ETSC and windowed states). */
   get capacity(): number {
     return this.#mixers[0]?.state.capacity ?? Infinity;
   }

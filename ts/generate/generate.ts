@@ -29,6 +29,12 @@ export interface StepDecoderOptions {
   /** The sequence length to size the state for at first (it grows past it as needed); default 64. */
   maxLength?: number;
   etscWindow?: number;
+  /**
+   * `"online"` mode of a model whose every kernel decays: move to windowed states (memory and time per token that do
+   * not grow with the position) once the sequence reaches the longest window. Default true; false keeps the
+   * full-history states, whose memory grows with the sequence.
+   */
+  window?: boolean;
 }
 
 /** What `generate()` needs from a model. */

@@ -17,6 +17,9 @@ import { type ForwardOptions, type TokenIds, parseForwardOptions, parseTokenIds 
 
 type F32 = Tensor<"float32">;
 
+/** Tokens per block of a pipelined forward: the block's activations are what a long input costs beyond the windows. */
+const PIPELINE_BLOCK = 4096;
+
 /** The layers of a {@link TnnForCausalLM}. */
 export interface CausalLMParts {
   readonly body: TnnBody;
@@ -98,14 +101,24 @@ export class TnnForCausalLM {
     const parsed = parseTokenIds(ids, this.vocabSize, what);
     const n = parsed.sequences[0]!.length;
     const rows = lastOnly ? 1 : n;
+    const pipelined = lastOnly && this.#pipelines(n);
     // The output, one sequence's activations, and the head's own (an adaptive softmax scores every band).
     const logits = 4 * parsed.sequences.length * rows * this.vocabSize;
-    reserve(logits + this.body.forwardBytes(n) + 8 * rows * this.vocabSize, `a forward pass of ${parsed.sequences.length} × ${n} tokens`);
+    const body = pipelined ? this.body.pipelinedBytes(PIPELINE_BLOCK) : this.body.forwardBytes(n);
+    reserve(logits + body + 8 * rows * this.vocabSize, `a forward pass of ${parsed.sequences.length} × ${n} tokens`);
     return mapSequences(parsed, [rows, this.vocabSize], (seq, out) => {
-      using h = this.body.forward(seq);
-      using rows = headRows(h, lastOnly);
-      this.head.forward(rows, out);
+      using h = pipelined ? this.body.lastHidden(seq, PIPELINE_BLOCK) : this.body.forward(seq);
+      using r = headRows(h, lastOnly);
+      this.head.forward(r, out);
     });
+  }
+
+  /**
+   * Whether the last position of `n` tokens is computed block by block through every layer's windowed state: a
+   * long input to a model whose every kernel decays, in memory that depends on the windows and the block, not on n.
+   */
+  #pipelines(n: number): boolean {
+    return n > PIPELINE_BLOCK && this.body.layers.every((l) => l.tno.causal && Number.isFinite(l.tno.window));
   }
 
   #alive(): void {

@@ -4,7 +4,9 @@
  * here, once, from the config; every official parameter name of the body is written in this file.
  * @module
  */
-import { type Tensor } from "../core/tensor.js";
+import { type ConvState, windowConvState } from "../core/decode-conv.js";
+import { Tensor } from "../core/tensor.js";
+import { windowBytes } from "../nn/decay-window.js";
 import { AdaptiveInput } from "../nn/adaptive-input.js";
 import { Embedding } from "../nn/embedding.js";
 import { type ChannelMixer, Glu, GluV2 } from "../nn/glu.js";
@@ -102,6 +104,53 @@ export class TnnBody {
       if (selfMixing) mixing = Math.max(mixing, l.tno.forwardBytes(n));
     }
     return 4 * n * (width + 1) + mixing;
+  }
+
+  /**
+   * The last position's hidden state `[1, d]` of `ids`, running the stack `block` tokens at a time with each layer's
+   * windowed state as its mixer, so memory holds one block's activations and the windows, whatever the length.
+   * Exact as the full forward is (the kernels' tails past their windows are below float32 resolution). Every layer
+   * must be causal with a finite window.
+   */
+  lastHidden(ids: Int32Array, block: number): F32 {
+    const states: ConvState[] = [];
+    try {
+      for (const l of this.layers) states.push(windowConvState(l.tno.windowKernel()!));
+      const mixers = states.map((st): SequenceMixer => ({
+        mix: (v) => {
+          const y = Tensor.empty("float32", v.dims);
+          try {
+            st.push!(v, y);
+          } catch (e) {
+            y.dispose();
+            throw e;
+          }
+          return y;
+        },
+      }));
+      let last: F32 | undefined;
+      for (let start = 0; start < ids.length; start += block) {
+        const h = this.forward(ids.subarray(start, Math.min(start + block, ids.length)), mixers);
+        last?.dispose();
+        last = h;
+      }
+      const h = last!;
+      try {
+        using row = h.select(h.dims[0]! - 1);
+        const out = Tensor.empty("float32", [1, this.dim]);
+        out.data.set(row.data);
+        return out;
+      } finally {
+        h.dispose();
+      }
+    } finally {
+      for (const st of states) st.dispose();
+    }
+  }
+
+  /** An upper bound on the wasm bytes {@link lastHidden} holds: one block's activations and every layer's window. */
+  pipelinedBytes(block: number): number {
+    return this.forwardBytes(block, false) + this.layers.reduce((s, l) => s + windowBytes(l.tno.window, l.tno.channels), 0);
   }
 
   /** Each layer's own Toeplitz kernel: the mixers of a whole-sequence forward. */

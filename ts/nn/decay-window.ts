@@ -58,3 +58,27 @@ export function decayWindow(
   for (let ch = 0; ch < c; ch++) window = Math.max(window, per[ch]!);
   return { window, perChannel: per };
 }
+
+/**
+ * The chunk of a windowed state (a power of two): each chunk costs one FFT product of about K + chunk points, so a
+ * chunk near K/4 keeps that under twice the cost of the online steps inside it, while the state's chunk-sized
+ * buffers stay small next to the ring of K inputs.
+ */
+export function windowChunk(window: number): number {
+  let b = 64;
+  while (b < 1024 && b < window / 4) b *= 2;
+  return b;
+}
+
+/**
+ * An upper bound on the wasm bytes of one layer's windowed kernel (unless `kernelBuilt`) and one state, for `c`
+ * channels: the state's ring of K + B inputs, its far outputs and within-chunk state and FFT scratch; the kernel's
+ * within-chunk coefficients and spectra and its far spectra.
+ */
+export function windowBytes(window: number, c: number, kernelBuilt = false): number {
+  const b = windowChunk(window);
+  const len = Math.ceil(1.5 * (window + b)) + 2; // the FFT length is at most 1.5× its minimum, K + B
+  const state = 4 * c * (window + b) + 4 * c * b + 4 * c * b + 2 * 32 * (len + 2 * b) + 64 * (b + 1);
+  const kernel = kernelBuilt ? 0 : 6 * c * b + 4 * c * (len + 2);
+  return state + kernel;
+}

@@ -6,7 +6,8 @@ import { DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../
 import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { ToeplitzPlan, fastFftLen, toeplitzCrossover } from "../core/toeplitz-plan.js";
-import { decayWindow } from "./decay-window.js";
+import { WindowKernelHandle, windowConvState } from "../core/decode-conv.js";
+import { decayWindow, windowBytes, windowChunk } from "./decay-window.js";
 import { Rpe } from "./rpe.js";
 import { type SequenceMixer } from "./sequence-mixer.js";
 import { type VarBuilder } from "./var-builder.js";
@@ -42,6 +43,12 @@ interface CacheEntry {
   readonly bytes: number;
 }
 
+/**
+ * Causal products at least this long (and at least twice the window) run through the windowed kernel: shorter ones
+ * are cheaper as one cached FFT product.
+ */
+export const WINDOWED_MIN_LENGTH = 8192;
+
 /** Default {@link TnoOptions.cacheBytes}. */
 export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
 
@@ -62,6 +69,7 @@ export class Tno implements SequenceMixer {
   readonly #cache = new Map<number, CacheEntry>();
   #cachedBytes = 0;
   #window: number | undefined;
+  #windowKernel: WindowKernelHandle | undefined;
 
   /**
    * Takes ownership of `rpe` and `gamma` (the official `toep.gamma`, `(h, 1, d1/h)`: per-channel decay λ in channel
@@ -136,6 +144,25 @@ export class Tno implements SequenceMixer {
     return this.#window;
   }
 
+  /**
+   * The windowed kernel of this layer (`t_0..t_{K−1}`, see {@link window}) for exact products and decoding in
+   * memory that does not grow with the sequence: built on first use and kept until {@link clearCache}; undefined when
+   * the window is infinite or the kernel is bidirectional.
+   */
+  windowKernel(): WindowKernelHandle | undefined {
+    if (!this.causal || !Number.isFinite(this.window)) return undefined;
+    if (!this.#windowKernel) {
+      using t = this.coefficients(this.window);
+      this.#windowKernel = new WindowKernelHandle(t, this.window, this.channels, windowChunk(this.window));
+    }
+    return this.#windowKernel;
+  }
+
+  /** Whether a product of `n` rows runs through the windowed kernel (long causal inputs of a decayed kernel). */
+  #windowed(n: number): boolean {
+    return this.causal && n >= WINDOWED_MIN_LENGTH && n >= 2 * this.window;
+  }
+
   /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */
   #table(n: number): F32 {
     return this.#rpe.forward(this.causal ? 0 : -(n - 1), toeplitzCoeffRows(n, this.causal), this.#gamma);
@@ -148,8 +175,9 @@ export class Tno implements SequenceMixer {
    */
   forwardBytes(n: number): number {
     const c = this.channels;
-    const table = toeplitzCoeffRows(n, this.causal) * c * 4;
     const out = n * c * 4;
+    if (this.#windowed(n)) return out + windowBytes(this.window, c, this.#windowKernel !== undefined);
+    const table = toeplitzCoeffRows(n, this.causal) * c * 4;
     if (n < toeplitzCrossover(this.causal) || this.#cache.has(n)) return table + out;
     const L = fastFftLen(2 * n - 1);
     const spectra = Math.ceil(c / 8) * 16 * (L / 2 + 1) * 4;
@@ -170,6 +198,7 @@ export class Tno implements SequenceMixer {
     if (x.dims.length !== 2 || x.dims[1] !== this.channels) throw new ShapeError(`Tno: x must be [n, ${this.channels}], got ${x.shapeString}`);
     const n = x.dims[0]!;
     if (n === 0) return Tensor.empty("float32", [0, this.channels]);
+    if (this.#windowed(n)) return this.#forwardWindowed(x);
     const hit = this.#cache.get(n);
     if (hit) {
       this.#cache.delete(n);
@@ -199,6 +228,21 @@ export class Tno implements SequenceMixer {
     }
   }
 
+  /** The product through a fresh windowed state: memory of the window, not of n (the tail past it is below rounding). */
+  #forwardWindowed(x: F32): F32 {
+    const state = windowConvState(this.windowKernel()!);
+    const y = Tensor.empty("float32", x.dims);
+    try {
+      state.push!(x, y);
+      return y;
+    } catch (e) {
+      y.dispose();
+      throw e;
+    } finally {
+      state.dispose();
+    }
+  }
+
   /** Caches `entry` for length n if it fits the budget, evicting the least recently used. */
   #remember(n: number, entry: CacheEntry): boolean {
     if (entry.bytes > this.cacheBytes) return false;
@@ -218,11 +262,13 @@ export class Tno implements SequenceMixer {
     return this.#cachedBytes;
   }
 
-  /** Drops every cached table, plan and spectrum. */
+  /** Drops every cached table, plan and spectrum, and the windowed kernel. */
   clearCache(): void {
     for (const e of this.#cache.values()) disposeEntry(e);
     this.#cache.clear();
     this.#cachedBytes = 0;
+    this.#windowKernel?.dispose();
+    this.#windowKernel = undefined;
   }
 
   /** Frees the RPE, gamma and the cache. Idempotent. */

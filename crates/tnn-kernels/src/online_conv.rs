@@ -22,10 +22,12 @@ mod kernel;
 mod naive;
 mod scratch;
 mod state;
+mod window;
 
 pub use kernel::OnlineKernel;
 pub use naive::NaiveConvState;
 pub use state::OnlineConvState;
+pub use window::{WindowKernel, WindowState};
 
 use std::fmt;
 

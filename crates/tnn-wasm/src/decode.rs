@@ -182,3 +182,71 @@ impl EtscState {
         self.inner.memory_bytes()
     }
 }
+
+/// One layer's windowed decode kernel: exact for a kernel that is zero from lag `window` on, in memory and time per
+/// token that do not grow with the position.
+#[wasm_bindgen]
+pub struct WindowKernel {
+    inner: online_conv::WindowKernel,
+}
+
+#[wasm_bindgen]
+impl WindowKernel {
+    /// From the decayed `coeffs[window][c]` (row `k` is `T_k`); `chunk` is a power of two ≥ 2.
+    #[wasm_bindgen(constructor)]
+    pub fn new(coeffs: usize, window: usize, c: usize, chunk: usize) -> WindowKernel {
+        WindowKernel { inner: online_conv::WindowKernel::new(floats(coeffs, window * c), window, c, chunk) }
+    }
+
+    pub fn window(&self) -> usize {
+        self.inner.window()
+    }
+
+    pub fn chunk(&self) -> usize {
+        self.inner.chunk()
+    }
+
+    pub fn channels(&self) -> usize {
+        self.inner.channels()
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
+    }
+}
+
+/// One sequence's windowed state for one layer: takes any number of rows at any position, never full.
+#[wasm_bindgen]
+pub struct WindowState {
+    inner: online_conv::WindowState,
+}
+
+#[wasm_bindgen]
+impl WindowState {
+    #[wasm_bindgen(constructor)]
+    pub fn new(kernel: &WindowKernel) -> WindowState {
+        WindowState { inner: online_conv::WindowState::new(&kernel.inner) }
+    }
+
+    /// Consumes the next `v[n][c]` and writes their outputs `y[n][c]`.
+    pub fn push(&mut self, kernel: &WindowKernel, v: usize, n: usize, y: usize) {
+        let c = self.inner.channels();
+        self.inner.push(&kernel.inner, floats(v, n * c), n, floats_mut(y, n * c));
+    }
+
+    pub fn position(&self) -> usize {
+        self.inner.position()
+    }
+
+    pub fn channels(&self) -> usize {
+        self.inner.channels()
+    }
+
+    pub fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
+    }
+}
