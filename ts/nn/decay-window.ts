@@ -11,11 +11,13 @@
  * @module
  */
 
+import { type Tensor } from "../core/tensor.js";
+
 /** float32's unit roundoff: the relative error of rounding one result. */
 export const FLOAT32_ROUNDOFF = 2 ** -24;
 
 /** Offsets evaluated per call while searching (a table of `STEP × channels` floats at a time). */
-const STEP = 1024;
+const STEP = 256;
 
 /**
  * The window K (per channel, then the largest) for decays `gamma` (one λ per channel, `0 < λ < 1`), RPE bounds
@@ -26,13 +28,15 @@ const STEP = 1024;
 export function decayWindow(
   gamma: Float32Array,
   bound: Float64Array,
-  coefficients: (k0: number, count: number) => Float32Array,
+  coefficients: (k0: number, count: number) => Tensor<"float32">,
   limit = 1 << 22,
 ): { window: number; perChannel: Float64Array } {
   const c = gamma.length;
   const per = new Float64Array(c).fill(Infinity);
   if (gamma.some((l) => !(l < 1))) return { window: Infinity, perChannel: per };
   const sum = new Float64Array(c);
+  // λ^K / (1 − λ) · B, kept up to date by one multiplication per row instead of a power.
+  const tail = Float64Array.from({ length: c }, (_, ch) => (bound[ch]! * gamma[ch]!) / (1 - gamma[ch]!));
   let open = 0;
   for (let ch = 0; ch < c; ch++) {
     // A channel whose RPE is bounded by 0 is zero everywhere: nothing to keep.
@@ -40,23 +44,38 @@ export function decayWindow(
     else open++;
   }
   for (let k0 = 0; open > 0 && k0 < limit; k0 += STEP) {
-    const t = coefficients(k0, STEP);
+    using table = coefficients(k0, STEP);
+    // Read in place: a copy per block would be megabytes of garbage for a wide layer.
+    const t = table.data;
     for (let r = 0; r < STEP && open > 0; r++) {
       const K = k0 + r + 1; // the window that keeps t_0..t_{k0+r}
       for (let ch = 0; ch < c; ch++) {
         if (per[ch] !== Infinity) continue;
         sum[ch] = sum[ch]! + Math.abs(t[r * c + ch]!);
-        const l = gamma[ch]!;
-        if ((bound[ch]! * l ** K) / (1 - l) <= FLOAT32_ROUNDOFF * sum[ch]!) {
+        if (tail[ch]! <= FLOAT32_ROUNDOFF * sum[ch]!) {
           per[ch] = K;
           open--;
         }
+        tail[ch] = tail[ch]! * gamma[ch]!;
       }
     }
   }
   let window = 0;
   for (let ch = 0; ch < c; ch++) window = Math.max(window, per[ch]!);
   return { window, perChannel: per };
+}
+
+/**
+ * A lower bound on {@link decayWindow}'s window that needs no coefficients: since `Σ_{k<K}|t_k| ≤ B/(1 − λ)`, the
+ * test `B·λ^K/(1 − λ) ≤ u·Σ_{k<K}|t_k|` cannot pass before `λ^K ≤ u`. Infinity without decay.
+ */
+export function windowLowerBound(gamma: Float32Array): number {
+  let k = 1;
+  for (const l of gamma) {
+    if (!(l < 1)) return Infinity;
+    if (l > 0) k = Math.max(k, Math.ceil(Math.log(FLOAT32_ROUNDOFF) / Math.log(l)));
+  }
+  return k;
 }
 
 /**

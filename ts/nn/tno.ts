@@ -7,7 +7,7 @@ import { toeplitzCoeffRows } from "../core/ops.js";
 import { Tensor } from "../core/tensor.js";
 import { ToeplitzPlan, fastFftLen, toeplitzCrossover } from "../core/toeplitz-plan.js";
 import { WindowKernelHandle, windowConvState } from "../core/decode-conv.js";
-import { decayWindow, windowBytes, windowChunk } from "./decay-window.js";
+import { decayWindow, windowBytes, windowChunk, windowLowerBound } from "./decay-window.js";
 import { Rpe } from "./rpe.js";
 import { type SequenceMixer } from "./sequence-mixer.js";
 import { type VarBuilder } from "./var-builder.js";
@@ -69,6 +69,7 @@ export class Tno implements SequenceMixer {
   readonly #cache = new Map<number, CacheEntry>();
   #cachedBytes = 0;
   #window: number | undefined;
+  #windowFloor: number | undefined;
   #windowKernel: WindowKernelHandle | undefined;
 
   /**
@@ -134,12 +135,7 @@ export class Tno implements SequenceMixer {
   get window(): number {
     if (this.#window === undefined) {
       const gamma = this.gamma;
-      this.#window = gamma
-        ? decayWindow(gamma, this.#rpe.bound(), (k0, count) => {
-            using t = this.#rpe.forward(k0, count, this.#gamma);
-            return t.toArray();
-          }).window
-        : Infinity;
+      this.#window = gamma ? decayWindow(gamma, this.#rpe.bound(), (k0, count) => this.#rpe.forward(k0, count, this.#gamma)).window : Infinity;
     }
     return this.#window;
   }
@@ -158,9 +154,18 @@ export class Tno implements SequenceMixer {
     return this.#windowKernel;
   }
 
+  /**
+   * A lower bound on {@link window} that costs nothing to compute: `n` below it settles "shorter than the window"
+   * without evaluating the RPE. Infinity without decay.
+   */
+  get windowLowerBound(): number {
+    this.#windowFloor ??= this.#gamma ? windowLowerBound(this.#gamma.data) : Infinity;
+    return this.#windowFloor;
+  }
+
   /** Whether a product of `n` rows runs through the windowed kernel (long causal inputs of a decayed kernel). */
   #windowed(n: number): boolean {
-    return this.causal && n >= WINDOWED_MIN_LENGTH && n >= 2 * this.window;
+    return this.causal && n >= WINDOWED_MIN_LENGTH && n >= 2 * this.windowLowerBound && n >= 2 * this.window;
   }
 
   /** The coefficient table a product of length n reads (see ARCHITECTURE.md): `[n or 2n-1, d1]`. */
@@ -176,12 +181,23 @@ export class Tno implements SequenceMixer {
   forwardBytes(n: number): number {
     const c = this.channels;
     const out = n * c * 4;
+    // Until the window is known (working it out allocates, which a refused call must not), a long causal product
+    // may go either way: the larger of the two, with the window at its largest, n/2.
+    if (this.causal && n >= WINDOWED_MIN_LENGTH && this.#window === undefined) {
+      return out + Math.max(windowBytes(Math.floor(n / 2), c), this.#planBytes(n));
+    }
     if (this.#windowed(n)) return out + windowBytes(this.window, c, this.#windowKernel !== undefined);
+    return out + this.#planBytes(n);
+  }
+
+  /** What the FFT or direct product of `n` rows allocates besides its output. */
+  #planBytes(n: number): number {
+    const c = this.channels;
     const table = toeplitzCoeffRows(n, this.causal) * c * 4;
-    if (n < toeplitzCrossover(this.causal) || this.#cache.has(n)) return table + out;
+    if (n < toeplitzCrossover(this.causal) || this.#cache.has(n)) return table;
     const L = fastFftLen(2 * n - 1);
     const spectra = Math.ceil(c / 8) * 16 * (L / 2 + 1) * 4;
-    return table + out + 160 * L + (spectra <= this.cacheBytes ? spectra : 0);
+    return table + 160 * L + (spectra <= this.cacheBytes ? spectra : 0);
   }
 
   /** The whole sequence `v` mixed at once: {@link forward}. */
