@@ -156,6 +156,19 @@ export class DecodeState implements StepDecoder {
     return this.#position;
   }
 
+  /**
+   * Each layer's decay window K: the lags past which its kernel is zero to float32 precision (Infinity without
+   * decay). Once the sequence reaches the longest, `"online"` decoding runs on windowed states of fixed size.
+   */
+  get windows(): number[] {
+    return this.#model.body.layers.map((l) => l.tno.window);
+  }
+
+  /** Whether the layers run on windowed states now (memory and time per token no longer grow). */
+  get windowed(): boolean {
+    return this.#mixers[0]?.state.push !== undefined && this.mode === "online";
+  }
+
   /** Tokens the states hold before they move to a larger bucket (Infinity for ETSC and windowed states). */
   get capacity(): number {
     return this.#mixers[0]?.state.capacity ?? Infinity;

@@ -3,6 +3,7 @@
  * @module
  */
 import { statSync } from "node:fs";
+import { CausalLM } from "../../generate/causal-lm.js";
 import { configToJSON } from "../../models/config.js";
 import { readSafetensorsHeaderOf } from "../../models/safetensors.js";
 import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
@@ -51,6 +52,21 @@ export async function infoCommand(argv: readonly string[], io: CliIO): Promise<n
       if (name.endsWith(".toep.gamma")) frozen += size;
     }
     const tokenizer = "tokenizer" in model ? model.tokenizer?.name ?? "none" : "none";
+    // The decay windows and what a windowed decoder holds (state of one sequence plus the shared kernels).
+    let decoding: { windows: number[]; windowedStateBytes: number | null } | undefined;
+    if (model instanceof CausalLM) {
+      const windows = model.body.layers.map((l) => l.tno.window);
+      let windowedStateBytes: number | null = null;
+      if (windows.every(Number.isFinite)) {
+        const dec = model.decoder({ maxLength: Math.max(...windows) });
+        try {
+          windowedStateBytes = dec.memoryBytes + model.body.layers.reduce((s, l) => s + (l.tno.windowKernel()?.memoryBytes ?? 0), 0);
+        } finally {
+          dec.dispose();
+        }
+      }
+      decoding = { windows, windowedStateBytes };
+    }
     const info = {
       weights: files.weights,
       config: configToJSON(model.config),
@@ -60,6 +76,7 @@ export async function infoCommand(argv: readonly string[], io: CliIO): Promise<n
       dtypes: Object.fromEntries(dtypes),
       bytes: statSync(files.weights).size,
       tokenizer,
+      ...(decoding ? { decayWindows: decoding.windows.map((w) => (Number.isFinite(w) ? w : null)), windowedDecodeBytes: decoding.windowedStateBytes } : {}),
     };
     if (flags.json) {
       io.out(JSON.stringify(info, null, 2) + "\n");
@@ -73,6 +90,12 @@ export async function infoCommand(argv: readonly string[], io: CliIO): Promise<n
         `dtype       ${dt}\n` +
         `file size   ${(info.bytes / 2 ** 20).toFixed(2)} MiB\n` +
         `tokenizer   ${tokenizer}\n` +
+        (decoding
+          ? `windows     ${decoding.windows.map((w) => (Number.isFinite(w) ? String(w) : "none")).join(", ")} (per layer: lags past which the kernel is below float32 resolution)\n` +
+            (decoding.windowedStateBytes !== null
+              ? `decoding    ${(decoding.windowedStateBytes / 2 ** 20).toFixed(1)} MiB of state and kernels at any context past the longest window\n`
+              : `decoding    full history (no decay): memory grows with the context\n`)
+          : "") +
         `config      ${JSON.stringify(info.config, null, 2).replace(/\n/g, "\n            ")}\n`,
     );
     return 0;
