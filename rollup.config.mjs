@@ -3,9 +3,9 @@
 //   browser.js    ESM for browsers and Workers (no node: imports, so bundlers for the web accept it)
 //   cli.js        the `tnn` command (Node), sharing index.js
 //   index.d.ts    types for both
-//   tnn-simd.wasm, tnn-scalar.wasm   the two kernel builds, shipped as files (never inlined: Workers cannot
-//                 compile wasm from bytes, and base64 would cost a third more)
-// Run `npm run build:wasm` first; it writes pkg/simd and pkg/scalar.
+//   tnn-relaxed.wasm, tnn-simd.wasm, tnn-scalar.wasm   the kernel builds, shipped as files (never inlined: Workers
+//                 cannot compile wasm from bytes, and base64 would cost a third more)
+// Run `npm run build:wasm` first; it writes pkg/relaxed, pkg/simd and pkg/scalar.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,7 @@ import { transform } from "esbuild";
 import { dts } from "rollup-plugin-dts";
 
 const root = dirname(fileURLToPath(import.meta.url));
-const BUILDS = { simd: "tnn-simd.wasm", scalar: "tnn-scalar.wasm" };
+const BUILDS = { relaxed: "tnn-relaxed.wasm", simd: "tnn-simd.wasm", scalar: "tnn-scalar.wasm" };
 
 for (const build of Object.keys(BUILDS)) {
   for (const f of ["tnn.js", "tnn_bg.wasm"]) {
@@ -26,9 +26,11 @@ for (const build of Object.keys(BUILDS)) {
 // Chunks are named by content of the module graph; start clean so no stale file gets packed.
 rmSync(join(root, "dist"), { recursive: true, force: true });
 
-// ts/core loads both builds through pkg/simd's glue, which is only sound while the two glues are the same code.
-if (readFileSync(join(root, "pkg/simd/tnn.js"), "utf8") !== readFileSync(join(root, "pkg/scalar/tnn.js"), "utf8")) {
-  throw new Error("rollup: pkg/simd/tnn.js and pkg/scalar/tnn.js differ; the two builds must export the same bindings");
+// ts/core loads every build through pkg/simd's glue, which is only sound while their glues are the same code.
+for (const build of Object.keys(BUILDS)) {
+  if (readFileSync(join(root, "pkg/simd/tnn.js"), "utf8") !== readFileSync(join(root, "pkg", build, "tnn.js"), "utf8")) {
+    throw new Error(`rollup: pkg/simd/tnn.js and pkg/${build}/tnn.js differ; every build must export the same bindings`);
+  }
 }
 
 /**
@@ -38,6 +40,7 @@ if (readFileSync(join(root, "pkg/simd/tnn.js"), "utf8") !== readFileSync(join(ro
  */
 function wasmAssets({ emit }) {
   const rewrites = [
+    { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/relaxed/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.relaxed}", import.meta.url)` },
     { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/simd/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.simd}", import.meta.url)` },
     { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/scalar/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.scalar}", import.meta.url)` },
     // wasm-bindgen's own fallback URL is never used (ts/core always passes a source) but web bundlers follow it.

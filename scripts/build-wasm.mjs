@@ -16,6 +16,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = "wasm32-unknown-unknown";
 const VARIANTS = {
   simd: { rustflags: ["-C", "target-feature=+simd128"] },
+  // Fused multiply-add (f32x4.relaxed_madd) where the engine has relaxed SIMD: V8 12+ (Node 22+, Chrome 114+, Deno,
+  // workerd). init() probes for it.
+  relaxed: { rustflags: ["-C", "target-feature=+simd128,+relaxed-simd"] },
   scalar: { rustflags: [] },
 };
 

@@ -84,7 +84,9 @@ describe("incremental decoding equals the full forward", () => {
 
   it("matches the float64 reference at the fixture's positions", () => {
     const input = JSON.parse(readFileSync(new URL("input.json", FIXTURE), "utf8")) as { positions: number[]; max_abs_logit: number };
-    const ref = new Float32Array(readFileSync(new URL("logits.bin", FIXTURE)).buffer.slice(0));
+    // A Buffer may be a view into a larger (pooled) ArrayBuffer: copy exactly its own bytes.
+    const bin = readFileSync(new URL("logits.bin", FIXTURE));
+    const ref = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
     const wanted = new Map(input.positions.map((p, i) => [p, i]));
     const dec = model.decoder({ maxLength: STEPS });
     let checked = 0;

@@ -12,7 +12,7 @@ import { type PackedProject, packedProject, repoRoot } from "./runtimes/packed-p
 
 const JS_BUDGET = 50 * 1024;
 // The download budget: < 200 KB gzipped per .wasm.
-const WASM_BUDGET: Record<string, number> = { "tnn-scalar.wasm": 200 * 1024, "tnn-simd.wasm": 200 * 1024 };
+const WASM_BUDGET: Record<string, number> = { "tnn-scalar.wasm": 200 * 1024, "tnn-simd.wasm": 200 * 1024, "tnn-relaxed.wasm": 200 * 1024 };
 
 const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;
 
@@ -37,8 +37,8 @@ describe("the packed package", () => {
     files = execFileSync("tar", ["-tzf", project.tarball], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
   });
 
-  it("holds the bundles, types and both wasm builds, and no sources", () => {
-    for (const f of ["package.json", "dist/index.js", "dist/browser.js", "dist/index.d.ts", "dist/tnn-simd.wasm", "dist/tnn-scalar.wasm"]) {
+  it("holds the bundles, types and every wasm build, and no sources", () => {
+    for (const f of ["package.json", "dist/index.js", "dist/browser.js", "dist/index.d.ts", ...Object.keys(WASM_BUDGET).map((w) => `dist/${w}`)]) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /^(ts|pkg|test|crates|tools|benches|scripts)\//.test(f) || f.endsWith("heldout.txt"))).toEqual([]);
@@ -80,7 +80,7 @@ describe("the packed package", () => {
       js[entry] = total;
       record[`${entry} gzipped (with ${closure.join(" + ")})`] = total;
     }
-    for (const f of ["tnn-simd.wasm", "tnn-scalar.wasm"]) {
+    for (const f of Object.keys(WASM_BUDGET)) {
       const bytes = readFileSync(join(dist, f));
       wasm[f] = gz(bytes);
       record[`${f} gzipped`] = wasm[f];
@@ -94,7 +94,7 @@ describe("the packed package", () => {
     for (const [f, n] of Object.entries(wasm)) expect(n, `${f} gzipped`).toBeLessThan(WASM_BUDGET[f]!);
   });
 
-  it("ships a scalar module with no SIMD instructions and a simd128 module with them", async () => {
+  it("ships a scalar module with no SIMD instructions, a simd128 module with no relaxed ones and a relaxed-SIMD module", async () => {
     const wabt = await (createRequire(import.meta.url)("wabt") as () => Promise<{
       readWasm(b: Uint8Array, o: Record<string, boolean>): { validate(): void; toText(o: object): string; destroy(): void };
     }>)();
@@ -103,15 +103,23 @@ describe("the packed package", () => {
       reference_types: true, exceptions: true, tail_call: true, extended_const: true,
     };
     // Copies: wabt misreads a Buffer that is a view into a larger pool.
-    const scalar = new Uint8Array(readFileSync(join(project.pkgDir, "dist/tnn-scalar.wasm")));
-    const simd = new Uint8Array(readFileSync(join(project.pkgDir, "dist/tnn-simd.wasm")));
-    // Without the simd feature, wabt rejects any v128 type or instruction.
-    const m = wabt.readWasm(scalar, { ...features, simd: false, relaxed_simd: false });
-    m.validate();
-    m.destroy();
-    expect(() => wabt.readWasm(simd, { ...features, simd: false, relaxed_simd: false }).validate()).toThrow();
-    const s = wabt.readWasm(simd, { ...features, simd: true, relaxed_simd: false });
-    expect(s.toText({})).toMatch(/\bf32x4\./);
-    s.destroy();
+    const read = (f: string) => new Uint8Array(readFileSync(join(project.pkgDir, "dist", f)));
+    const [scalar, simd, relaxed] = [read("tnn-scalar.wasm"), read("tnn-simd.wasm"), read("tnn-relaxed.wasm")];
+    // Without the simd feature, wabt rejects any v128 type or instruction; without relaxed_simd, any relaxed one.
+    const valid = (b: Uint8Array, simd: boolean, relaxedSimd: boolean) => {
+      const m = wabt.readWasm(b, { ...features, simd, relaxed_simd: relaxedSimd });
+      try {
+        m.validate();
+        return m.toText({});
+      } finally {
+        m.destroy();
+      }
+    };
+    valid(scalar, false, false);
+    expect(() => valid(simd, false, false)).toThrow();
+    expect(valid(simd, true, false)).toMatch(/\bf32x4\./);
+    expect(() => valid(relaxed, true, false)).toThrow();
+    // The fused multiply-add is what the relaxed build is for: GEMM, norms and FFT butterflies use it.
+    expect(valid(relaxed, true, true)).toMatch(/\bf32x4\.relaxed_madd\b/);
   });
 });

@@ -20,7 +20,7 @@ export const FIXTURE = "lm_pre_h1_decay_f16";
 const RELATIVE_TOLERANCE = 1e-4;
 
 export interface ScenarioResult {
-  backend: { build: string; simdSupported: boolean };
+  backend: { build: string; simdSupported: boolean; relaxedSimdSupported: boolean };
   dims: number[];
   logits: number[];
   tokens: number[];

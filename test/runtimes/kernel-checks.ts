@@ -1,6 +1,6 @@
 /**
- * Kernel checks run once per wasm build (simd128 and scalar), each in its own test file because one realm loads one
- * build. Every kernel is compared with a float64 JavaScript reference written from its definition in
+ * Kernel checks run once per wasm build (relaxed SIMD, simd128 and scalar), each in its own test file because one realm
+ * loads one build. Every kernel is compared with a float64 JavaScript reference written from its definition in
  * ARCHITECTURE.md; odd sizes exercise the SIMD tails.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -93,10 +93,10 @@ function naiveToeplitz(x: Float32Array, coeffs: Float32Array, n: number, c: numb
   return y;
 }
 
-export function describeKernelChecks(build: "simd" | "scalar"): void {
+export function describeKernelChecks(build: "relaxed" | "simd" | "scalar"): void {
   describe(`the ${build} wasm build`, () => {
     beforeAll(async () => {
-      await init({ simd: build === "simd" });
+      await init({ simd: build !== "scalar", relaxedSimd: build === "relaxed" });
     });
 
     it(`is the one loaded`, () => {

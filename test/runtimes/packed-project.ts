@@ -27,7 +27,7 @@ export function ensureBuilt(): void {
   const dist = join(repoRoot, "dist/index.js");
   const inputs = [join(repoRoot, "ts"), join(repoRoot, "pkg"), join(repoRoot, "rollup.config.mjs")];
   if (!existsSync(join(repoRoot, "pkg/simd/tnn_bg.wasm"))) throw new Error("pkg/ is missing: run `npm run build:wasm` (or `npm test`, which bootstraps)");
-  if (existsSync(dist) && Math.min(...["index.js", "browser.js", "index.d.ts", "tnn-simd.wasm", "tnn-scalar.wasm"].map((f) => {
+  if (existsSync(dist) && Math.min(...["index.js", "browser.js", "index.d.ts", "tnn-relaxed.wasm", "tnn-simd.wasm", "tnn-scalar.wasm"].map((f) => {
     const p = join(repoRoot, "dist", f);
     return existsSync(p) ? statSync(p).mtimeMs : 0;
   })) >= Math.max(...inputs.map(newestMtime))) return;

@@ -2,7 +2,9 @@
 export * from "./errors.js";
 export * from "./dtype.js";
 export { Tensor, expectDType, expectDims } from "./tensor.js";
-export { init, backendInfo, simdSupported, memoryBytes, type InitOptions, type BackendInfo, type WasmSource } from "./wasm.js";
+export {
+  init, backendInfo, simdSupported, relaxedSimdSupported, memoryBytes, type Build, type InitOptions, type BackendInfo, type WasmSource,
+} from "./wasm.js";
 export {
   silu, relu, gelu, mul, add, scale, simpleRmsNorm, layerNorm, matmul, embedding, f16ToF32, f32ToF16, bf16ToF32,
   rpeForward, rpePackedLength, toeplitzDirect, toeplitzCoeffRows, type RpeShape,

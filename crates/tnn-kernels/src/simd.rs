@@ -4,8 +4,12 @@
 //! plain `[f32; 4]` / `[i32; 4]` arrays. The portable form exists so that the blocking and tail logic of each SIMD
 //! kernel runs under a host `cargo test` exactly as it runs in the browser, lane for lane.
 //!
-//! Only what the kernels need is here. `mul_add` is an unfused multiply then add (wasm simd128 has no FMA without
-//! relaxed SIMD, which Node 20 keeps behind a flag), so host and wasm round identically.
+//! Only what the kernels need is here. `mul_add` is the one operation whose rounding depends on the build: simd128
+//! has no fused multiply-add, so there it is a multiply then an add, rounded twice, exactly as the portable form
+//! computes it. The relaxed-SIMD build (`target_feature = "relaxed-simd"`) uses `f32x4.relaxed_madd`, which the
+//! engine may fuse (one rounding, and one instruction where the CPU has FMA) or not; the kernels are written so
+//! that either is correct, and their tests hold both to the same tolerances. Host tests see the fused rounding
+//! with the crate's `fma` feature, which makes the portable `mul_add` a per-lane `f32::mul_add`.
 
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -104,6 +108,13 @@ mod imp {
         #[inline(always)]
         pub fn div(self, b: Self) -> Self {
             F32x4(f32x4_div(self.0, b.0))
+        }
+        /// `self * b + c` through `f32x4.relaxed_madd`: fused where the engine and CPU have FMA (x86 with FMA3,
+        /// every arm64), else a multiply and an add.
+        #[cfg(target_feature = "relaxed-simd")]
+        #[inline(always)]
+        pub fn mul_add(self, b: Self, c: Self) -> Self {
+            F32x4(f32x4_relaxed_madd(self.0, b.0, c.0))
         }
         #[inline(always)]
         pub fn neg(self) -> Self {
@@ -315,6 +326,13 @@ mod imp {
         pub fn div(self, b: Self) -> Self {
             F32x4(zip(self.0, b.0, |x, y| x / y))
         }
+        /// `self * b + c` with one rounding per lane: the relaxed-SIMD build's arithmetic on an FMA machine.
+        #[cfg(feature = "fma")]
+        #[inline(always)]
+        pub fn mul_add(self, b: Self, c: Self) -> Self {
+            let (a, b, c) = (self.0, b.0, c.0);
+            F32x4([a[0].mul_add(b[0], c[0]), a[1].mul_add(b[1], c[1]), a[2].mul_add(b[2], c[2]), a[3].mul_add(b[3], c[3])])
+        }
         #[inline(always)]
         pub fn neg(self) -> Self {
             F32x4(map(self.0, |x| -x))
@@ -475,11 +493,21 @@ impl F32x4 {
         // SAFETY: the slice above proves four writable floats.
         unsafe { self.store_ptr(s.as_mut_ptr()) }
     }
-    /// `self * b + c`, rounded twice (no FMA).
+    /// `self * b + c`, rounded twice: the simd128 build (no FMA) and the portable form without the `fma` feature.
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "relaxed-simd"),
+        all(not(all(target_arch = "wasm32", target_feature = "simd128")), feature = "fma")
+    )))]
     #[inline(always)]
     pub fn mul_add(self, b: Self, c: Self) -> Self {
         self.mul(b).add(c)
     }
+
+    /// Whether `mul_add` may round once (fused) in this build: the relaxed-SIMD build, or host tests with `fma`.
+    pub const MAY_FUSE: bool = cfg!(any(
+        all(target_arch = "wasm32", target_feature = "relaxed-simd"),
+        all(not(all(target_arch = "wasm32", target_feature = "simd128")), feature = "fma")
+    ));
 }
 
 impl Add for F32x4 {
@@ -581,6 +609,16 @@ mod tests {
         // (1+2i)(5+6i) = -7+16i ; (3+4i)(7+8i) = -11+52i
         let p = a.complex_mul(F32x4::new(5.0, 6.0, 7.0, 8.0)).to_array();
         assert_eq!(p, [-7.0, 16.0, -11.0, 52.0]);
+    }
+
+    #[test]
+    fn mul_add_rounds_once_exactly_when_the_build_may_fuse() {
+        // (1 + 2^-12)² = 1 + 2^-11 + 2^-24, a tie in f32 that rounds to 1 + 2^-11: subtracting that leaves 0 unless
+        // the product was never rounded.
+        let e = 1.0f32 / 4096.0; // 2^-12
+        let r = F32x4::splat(1.0 + e).mul_add(F32x4::splat(1.0 + e), F32x4::splat(-(1.0 + 2.0 * e))).to_array();
+        let want = if F32x4::MAY_FUSE { e * e } else { 0.0 };
+        assert_eq!(r, [want; 4]);
     }
 
     #[test]
