@@ -3,9 +3,9 @@
 //   browser.js    ESM for browsers and Workers (no node: imports, so bundlers for the web accept it)
 //   cli.js        the `tnn` command (Node), sharing index.js
 //   index.d.ts    types for both
-//   tnn-relaxed.wasm, tnn-simd.wasm, tnn-scalar.wasm   the kernel builds, shipped as files (never inlined: Workers
-//                 cannot compile wasm from bytes, and base64 would cost a third more)
-// Run `npm run build:wasm` first; it writes pkg/relaxed, pkg/simd and pkg/scalar.
+//   tnn-{relaxed,simd}-threads.wasm, tnn-relaxed.wasm, tnn-simd.wasm, tnn-scalar.wasm   the kernel builds, shipped as
+//                 files (never inlined: Workers cannot compile wasm from bytes, and base64 would cost a third more)
+// Run `npm run build:wasm` first; it writes pkg/<build> for each.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,10 @@ import { transform } from "esbuild";
 import { dts } from "rollup-plugin-dts";
 
 const root = dirname(fileURLToPath(import.meta.url));
-const BUILDS = { relaxed: "tnn-relaxed.wasm", simd: "tnn-simd.wasm", scalar: "tnn-scalar.wasm" };
+const BUILDS = {
+  "relaxed-threads": "tnn-relaxed-threads.wasm", "simd-threads": "tnn-simd-threads.wasm",
+  relaxed: "tnn-relaxed.wasm", simd: "tnn-simd.wasm", scalar: "tnn-scalar.wasm",
+};
 
 for (const build of Object.keys(BUILDS)) {
   for (const f of ["tnn.js", "tnn_bg.wasm"]) {
@@ -26,11 +29,17 @@ for (const build of Object.keys(BUILDS)) {
 // Chunks are named by content of the module graph; start clean so no stale file gets packed.
 rmSync(join(root, "dist"), { recursive: true, force: true });
 
-// ts/core loads every build through pkg/simd's glue, which is only sound while their glues are the same code.
+// ts/core loads every build through the threaded builds' glue. That is sound while the glues of the single-threaded
+// builds are one code, those of the threaded builds another, and both export the same names (the threaded glue only
+// adds a shared memory and thread stacks to the same bindings).
+const glue = (build) => readFileSync(join(root, "pkg", build, "tnn.js"), "utf8");
+const exported = (src) => [...src.matchAll(/^export (?:function|class) (\w+)/gm)].map((m) => m[1]).sort().join(",");
 for (const build of Object.keys(BUILDS)) {
-  if (readFileSync(join(root, "pkg/simd/tnn.js"), "utf8") !== readFileSync(join(root, "pkg", build, "tnn.js"), "utf8")) {
-    throw new Error(`rollup: pkg/simd/tnn.js and pkg/${build}/tnn.js differ; every build must export the same bindings`);
-  }
+  const twin = build.endsWith("-threads") ? "simd-threads" : "simd";
+  if (glue(build) !== glue(twin)) throw new Error(`rollup: pkg/${twin}/tnn.js and pkg/${build}/tnn.js differ; every build must export the same bindings`);
+}
+if (exported(glue("simd")) !== exported(glue("simd-threads"))) {
+  throw new Error("rollup: the threaded and single-threaded glues export different names; the builds must export the same bindings");
 }
 
 /**
@@ -40,11 +49,10 @@ for (const build of Object.keys(BUILDS)) {
  */
 function wasmAssets({ emit }) {
   const rewrites = [
-    { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/relaxed/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.relaxed}", import.meta.url)` },
-    { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/simd/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.simd}", import.meta.url)` },
-    { file: "ts/core/wasm.ts", from: 'new URL("../../pkg/scalar/tnn_bg.wasm", import.meta.url)', to: `new URL("./${BUILDS.scalar}", import.meta.url)` },
-    // wasm-bindgen's own fallback URL is never used (ts/core always passes a source) but web bundlers follow it.
-    { file: "pkg/simd/tnn.js", from: "new URL('tnn_bg.wasm', import.meta.url)", to: `new URL("./${BUILDS.simd}", import.meta.url)` },
+    ...Object.entries(BUILDS).map(([build, file]) => (
+      { file: "ts/core/wasm.ts", from: `new URL("../../pkg/${build}/tnn_bg.wasm", import.meta.url)`, to: `new URL("./${file}", import.meta.url)` })),
+    // wasm-bindgen's own fallback URL is never used (ts/core always passes a module) but web bundlers follow it.
+    { file: "pkg/simd-threads/tnn.js", from: "new URL('tnn_bg.wasm', import.meta.url)", to: `new URL("./${BUILDS["simd-threads"]}", import.meta.url)` },
   ];
   return {
     name: "tnn-wasm-assets",

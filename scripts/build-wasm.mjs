@@ -14,12 +14,24 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = "wasm32-unknown-unknown";
+const THREAD_LINK = [
+  "--shared-memory", "--import-memory", "--max-memory=4294967296",
+  "--export=__wasm_init_tls", "--export=__tls_size", "--export=__tls_align", "--export=__tls_base",
+].flatMap((a) => ["-C", `link-arg=${a}`]);
 const VARIANTS = {
   simd: { rustflags: ["-C", "target-feature=+simd128"] },
   // Fused multiply-add (f32x4.relaxed_madd) where the engine has relaxed SIMD: V8 12+ (Node 22+, Chrome 114+, Deno,
   // workerd). init() probes for it.
   relaxed: { rustflags: ["-C", "target-feature=+simd128,+relaxed-simd"] },
   scalar: { rustflags: [] },
+  // The threaded builds: shared memory and atomics, for the worker pool (ts/core/pool.ts). The memory is imported
+  // and shared (every worker instantiates the module on it), may grow to all of wasm32's 4 GiB (a shared memory
+  // cannot move, so its maximum is reserved up front, as address space only), and wasm-bindgen needs the TLS
+  // symbols exported to give each thread its own thread-locals and stack.
+  // std itself must be compiled with atomics, so these always rebuild it (-Zbuild-std, as the Debian route does for
+  // every build), on rustup too (with the rust-src component).
+  "simd-threads": { rustflags: ["-C", "target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals", ...THREAD_LINK], buildStd: true },
+  "relaxed-threads": { rustflags: ["-C", "target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals", ...THREAD_LINK], buildStd: true },
 };
 
 function sh(cmd, args, opts = {}) {
@@ -122,16 +134,18 @@ function build() {
       // honours CARGO_TARGET_DIR).
       CARGO_TARGET_DIR: targetDir,
       RUSTFLAGS: [...cfg.rustflags, ...tc.linkerFlags].join(" "),
+      ...(cfg.buildStd ? { RUSTC_BOOTSTRAP: "1" } : {}),
     };
+    const cargoArgs = cfg.buildStd && !tc.cargoArgs.some((a) => a.startsWith("-Zbuild-std")) ? [...tc.cargoArgs, "-Zbuild-std=std,panic_abort"] : tc.cargoArgs;
     if (useWasmPack) {
       // --mode no-install: use the wasm-bindgen on PATH (checked above) instead of downloading one;
       // --no-opt: wasm-pack would download binaryen's wasm-opt, which these machines cannot fetch.
       const args = ["build", "crates/tnn-wasm", "--target", "web", "--mode", "no-install", "--no-opt", "--no-pack",
-        "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...tc.cargoArgs];
+        "--release", "--out-dir", outDir, "--out-name", "tnn", "--", ...cargoArgs];
       console.error(`wasm: wasm-pack ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
       execFileSync("wasm-pack", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
     } else {
-      const args = ["build", "--release", "--target", TARGET, "-p", "tnn-wasm", ...tc.cargoArgs];
+      const args = ["build", "--release", "--target", TARGET, "-p", "tnn-wasm", ...cargoArgs];
       console.error(`wasm: cargo ${args.join(" ")}  (RUSTFLAGS=${env.RUSTFLAGS})`);
       execFileSync("cargo", args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
       const wasm = join(targetDir, TARGET, "release", "tnn_wasm.wasm");

@@ -12,7 +12,9 @@ import { type PackedProject, packedProject, repoRoot } from "./runtimes/packed-p
 
 const JS_BUDGET = 50 * 1024;
 // The download budget: < 200 KB gzipped per .wasm.
-const WASM_BUDGET: Record<string, number> = { "tnn-scalar.wasm": 200 * 1024, "tnn-simd.wasm": 200 * 1024, "tnn-relaxed.wasm": 200 * 1024 };
+const WASM_BUDGET: Record<string, number> = Object.fromEntries(
+  ["tnn-scalar.wasm", "tnn-simd.wasm", "tnn-relaxed.wasm", "tnn-simd-threads.wasm", "tnn-relaxed-threads.wasm"].map((f) => [f, 200 * 1024]),
+);
 
 const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;
 
@@ -94,7 +96,7 @@ describe("the packed package", () => {
     for (const [f, n] of Object.entries(wasm)) expect(n, `${f} gzipped`).toBeLessThan(WASM_BUDGET[f]!);
   });
 
-  it("ships a scalar module with no SIMD instructions, a simd128 module with no relaxed ones and a relaxed-SIMD module", async () => {
+  it("ships a scalar module with no SIMD instructions, simd128 modules with no relaxed ones, relaxed-SIMD modules and threaded ones", async () => {
     const wabt = await (createRequire(import.meta.url)("wabt") as () => Promise<{
       readWasm(b: Uint8Array, o: Record<string, boolean>): { validate(): void; toText(o: object): string; destroy(): void };
     }>)();
@@ -104,22 +106,33 @@ describe("the packed package", () => {
     };
     // Copies: wabt misreads a Buffer that is a view into a larger pool.
     const read = (f: string) => new Uint8Array(readFileSync(join(project.pkgDir, "dist", f)));
-    const [scalar, simd, relaxed] = [read("tnn-scalar.wasm"), read("tnn-simd.wasm"), read("tnn-relaxed.wasm")];
-    // Without the simd feature, wabt rejects any v128 type or instruction; without relaxed_simd, any relaxed one.
-    const valid = (b: Uint8Array, simd: boolean, relaxedSimd: boolean) => {
-      const m = wabt.readWasm(b, { ...features, simd, relaxed_simd: relaxedSimd });
+    // Without the simd feature, wabt rejects any v128 type or instruction; without relaxed_simd, any relaxed one;
+    // without threads, a shared memory. (Its validator refuses shared memories whatever the features, so threaded
+    // modules are only read.)
+    const text = (b: Uint8Array, on: { simd?: boolean; relaxed_simd?: boolean; threads?: boolean }) => {
+      const m = wabt.readWasm(b, { ...features, simd: false, relaxed_simd: false, threads: false, ...on });
       try {
-        m.validate();
+        if (!on.threads) m.validate();
         return m.toText({});
       } finally {
         m.destroy();
       }
     };
-    valid(scalar, false, false);
-    expect(() => valid(simd, false, false)).toThrow();
-    expect(valid(simd, true, false)).toMatch(/\bf32x4\./);
-    expect(() => valid(relaxed, true, false)).toThrow();
-    // The fused multiply-add is what the relaxed build is for: GEMM, norms and FFT butterflies use it.
-    expect(valid(relaxed, true, true)).toMatch(/\bf32x4\.relaxed_madd\b/);
+    text(read("tnn-scalar.wasm"), {});
+    for (const [file, relaxed, threads] of [
+      ["tnn-simd.wasm", false, false], ["tnn-relaxed.wasm", true, false], ["tnn-simd-threads.wasm", false, true], ["tnn-relaxed-threads.wasm", true, true],
+    ] as const) {
+      const b = read(file);
+      expect(() => text(b, { relaxed_simd: relaxed, threads }), file).toThrow();
+      if (relaxed) expect(() => text(b, { simd: true, threads }), file).toThrow();
+      if (threads) expect(() => text(b, { simd: true, relaxed_simd: relaxed }), file).toThrow();
+      const wat = text(b, { simd: true, relaxed_simd: relaxed, threads });
+      expect(wat, file).toMatch(/\bf32x4\./);
+      // The fused multiply-add is what the relaxed builds are for: GEMM, norms and FFT butterflies use it.
+      expect(/\bf32x4\.relaxed_madd\b/.test(wat), file).toBe(relaxed);
+      // A threaded module imports its memory, shared, and its pool sleeps and wakes on it.
+      expect(/\(import "[^"]*" "memory" \(memory (?:\(;0;\) )?\d+ \d+ shared\)\)/.test(wat), file).toBe(threads);
+      expect(/\bmemory\.atomic\.wait32\b/.test(wat), file).toBe(threads);
+    }
   });
 });

@@ -7,7 +7,7 @@ import type { Server } from "node:http";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./runtimes/chromium.js";
-import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, expectedTokens } from "./runtimes/expected.js";
+import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, defaultThreads, expectedTokens } from "./runtimes/expected.js";
 import { type PackedProject, packedProject, repoRoot, runDir, runtimesDir } from "./runtimes/packed-project.js";
 import { SHIPPED_PROMPT } from "./runtimes/scenario.mjs";
 import { serveStatic } from "./runtimes/static-server.js";
@@ -27,7 +27,9 @@ describe("Chromium runs the packed package in a page", () => {
     await expectedTokens();
     const exportsMap = JSON.parse(readFileSync(join(project.pkgDir, "package.json"), "utf8")).exports as Record<string, Record<string, string>>;
     browserEntry = `/node_modules/tnn/${exportsMap["."]!.browser!.replace(/^\.\//, "")}`;
-    ({ server, origin } = await serveStatic(project.dir));
+    // The fixture page is cross-origin isolated, so it runs the threaded build (the page's main thread hands work to
+    // the workers and spins while they finish); the example page is not, and runs single-threaded.
+    ({ server, origin } = await serveStatic(project.dir, (path) => path.endsWith("/fixture.html")));
     browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
@@ -55,8 +57,10 @@ describe("Chromium runs the packed package in a page", () => {
       tnnResult: { result: ScenarioResult; streamed: StreamedToken[]; domTokens: number[]; domText: string };
     }).tnnResult);
     expect(problems).toEqual([]);
-    // The best build the engine validates: relaxed SIMD where it has it, else simd128.
+    // The best build the engine validates: relaxed SIMD where it has it, else simd128; threaded, on this isolated page.
     expect(result.backend.build).toBe(result.backend.relaxedSimdSupported ? "relaxed" : "simd");
+    expect(result.backend.threadsSupported).toBe(true);
+    expect(result.backend.threads).toBe(defaultThreads());
     await checkScenario(result, streamed);
     expect(domTokens).toEqual(result.tokens);
     expect(domText).toBe(result.shippedText);

@@ -79,7 +79,10 @@ describe("workerd runs the packed package in a Worker", () => {
     const error = lines.find((l) => "error" in l);
     if (error) throw new Error(`the Worker failed: ${String(error.error)}`);
     const { streamed, result } = tokensAndResult<ScenarioResult, StreamedToken>(lines);
+    // The module the Worker imports, single-threaded: Workers have no threads.
     expect(result.backend.build).toBe("simd");
+    expect(result.backend.threads).toBe(1);
+    expect(result.backend.threadsSupported).toBe(false);
     await checkScenario(result, streamed);
   });
 

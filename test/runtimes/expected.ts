@@ -7,8 +7,14 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { expect } from "vitest";
 import { repoRoot } from "./packed-project.js";
+
+/** Threads `init()` starts by default on this machine (the runtimes under test run here too). */
+export function defaultThreads(): number {
+  return Math.min(availableParallelism(), 8);
+}
 
 /** The model shipped in the package (models/kjv-byte), in the source tree. */
 export const SHIPPED_MODEL = join(repoRoot, "models/kjv-byte/model.safetensors");
@@ -20,7 +26,7 @@ export const FIXTURE = "lm_pre_h1_decay_f16";
 const RELATIVE_TOLERANCE = 1e-4;
 
 export interface ScenarioResult {
-  backend: { build: string; simdSupported: boolean; relaxedSimdSupported: boolean };
+  backend: { build: string; threads: number; simdSupported: boolean; relaxedSimdSupported: boolean; threadsSupported: boolean };
   dims: number[];
   logits: number[];
   tokens: number[];

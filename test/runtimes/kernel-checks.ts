@@ -93,14 +93,16 @@ function naiveToeplitz(x: Float32Array, coeffs: Float32Array, n: number, c: numb
   return y;
 }
 
-export function describeKernelChecks(build: "relaxed" | "simd" | "scalar"): void {
-  describe(`the ${build} wasm build`, () => {
+export function describeKernelChecks(build: "relaxed" | "simd" | "scalar", options: { threads?: number } = {}): void {
+  const threads = build === "scalar" ? 1 : options.threads;
+  describe(`the ${build} wasm build${threads ? ` on ${threads} thread(s)` : ""}`, () => {
     beforeAll(async () => {
-      await init({ simd: build !== "scalar", relaxedSimd: build === "relaxed" });
+      await init({ simd: build !== "scalar", relaxedSimd: build === "relaxed", ...(threads ? { threads } : {}) });
     });
 
     it(`is the one loaded`, () => {
       expect(backendInfo()?.build).toBe(build);
+      if (threads) expect(backendInfo()?.threads).toBe(threads);
     });
 
     it("matmul (f32 and f16 weights, with bias) matches float64, for decode-sized and prefill-sized inputs", () => {

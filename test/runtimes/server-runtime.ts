@@ -5,7 +5,7 @@
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, expectedTokens } from "./expected.js";
+import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, defaultThreads, expectedTokens } from "./expected.js";
 import { type PackedProject, packedProject, repoRoot, runDir } from "./packed-project.js";
 import { runNdjson, tokensAndResult } from "./spawn.js";
 import { SHIPPED_PROMPT } from "./scenario.mjs";
@@ -34,8 +34,10 @@ export function describeServerRuntime(rt: ServerRuntime): void {
       const [cmd, args] = rt.command(join(dir, "host-server.mjs"));
       const { lines } = await runNdjson(cmd, args, { cwd: project.dir, timeoutMs: 120_000 });
       const { streamed, result } = tokensAndResult<ScenarioResult, StreamedToken>(lines);
-      // The best build the engine validates: relaxed SIMD where it has it, else simd128.
+      // The best build the engine validates: relaxed SIMD where it has it, else simd128; threaded, one thread a core.
       expect(result.backend.build).toBe(result.backend.relaxedSimdSupported ? "relaxed" : "simd");
+      expect(result.backend.threadsSupported).toBe(true);
+      expect(result.backend.threads).toBe(defaultThreads());
       await checkScenario(result, streamed);
     });
 

@@ -8,14 +8,22 @@ const TYPES: Record<string, string> = {
   ".wasm": "application/wasm", ".safetensors": "application/octet-stream", ".png": "image/png",
 };
 
-export function serveStatic(root: string): Promise<{ server: Server; origin: string }> {
+/**
+ * Serves `root`. Paths for which `isolated` says so are sent with COOP/COEP headers, which make such a page
+ * cross-origin isolated (SharedArrayBuffer, so tnn's threaded builds); everything is same-origin, so `require-corp`
+ * blocks nothing the pages load.
+ */
+export function serveStatic(root: string, isolated: (pathname: string) => boolean = () => false): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
     const path = normalize(join(root, decodeURIComponent(new URL(req.url!, "http://x").pathname)));
     if (req.method !== "GET" || !(path + sep).startsWith(root + sep) && path !== root || !existsSync(path) || !statSync(path).isFile()) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
+    res.writeHead(200, {
+      "content-type": TYPES[extname(path)] ?? "application/octet-stream",
+      ...(isolated(new URL(req.url!, "http://x").pathname) ? { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } : {}),
+    });
     createReadStream(path).pipe(res);
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {

@@ -3,7 +3,8 @@ export * from "./errors.js";
 export * from "./dtype.js";
 export { Tensor, expectDType, expectDims } from "./tensor.js";
 export {
-  init, backendInfo, simdSupported, relaxedSimdSupported, memoryBytes, type Build, type InitOptions, type BackendInfo, type WasmSource,
+  init, backendInfo, simdSupported, relaxedSimdSupported, threadsSupported, stopThreads, memoryBytes, DEFAULT_MAX_THREADS, MAX_THREADS,
+  type Build, type ModuleKey, type InitOptions, type BackendInfo, type WasmSource,
 } from "./wasm.js";
 export {
   silu, relu, gelu, mul, add, scale, simpleRmsNorm, layerNorm, matmul, embedding, f16ToF32, f32ToF16, bf16ToF32,

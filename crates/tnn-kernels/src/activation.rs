@@ -7,14 +7,36 @@
 //! A tail shorter than one vector is run through the same vector code on a padded copy, so the last elements of
 //! a buffer are computed exactly like the others.
 
+use crate::par::{self, SendPtr};
 use crate::simd::{exp, F32x4, I32x4, LANES};
+
+/// Elements below which an elementwise kernel is not split across threads: a task must stream enough memory to pay
+/// for waking a thread. Pieces start on multiples of four, so every element goes through the same vector code.
+pub(crate) const ELEMENTS_PER_TASK: usize = 1 << 15;
 
 /// Applies `f` to `n` floats from `x` into `y`, four at a time.
 ///
 /// # Safety
 /// `x` readable and `y` writable for `n` floats; they may be equal but must not otherwise overlap.
 #[inline(always)]
-unsafe fn map_ptr(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F32x4) -> F32x4) {
+unsafe fn map_ptr(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F32x4) -> F32x4 + Sync) {
+    let pieces = par::pieces(n, ELEMENTS_PER_TASK);
+    if pieces == 1 {
+        return map_range(x, y, n, &f);
+    }
+    let (xs, ys) = (SendPtr(x as *mut f32), SendPtr(y));
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, n, LANES);
+        map_range(xs.get().add(lo), ys.get().add(lo), hi - lo, &f);
+    });
+}
+
+/// [`map_ptr`] on one thread.
+///
+/// # Safety
+/// As for [`map_ptr`].
+#[inline(always)]
+unsafe fn map_range(x: *const f32, y: *mut f32, n: usize, f: &impl Fn(F32x4) -> F32x4) {
     let body = n - n % LANES;
     let mut i = 0;
     while i < body {
@@ -38,7 +60,24 @@ unsafe fn map_ptr(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F32x4) -> F32
 /// # Safety
 /// `a`, `b` readable and `y` writable for `n` floats; `y` may equal `a` and/or `b` but must not partly overlap them.
 #[inline(always)]
-unsafe fn zip_ptr(a: *const f32, b: *const f32, y: *mut f32, n: usize, f: impl Fn(F32x4, F32x4) -> F32x4) {
+unsafe fn zip_ptr(a: *const f32, b: *const f32, y: *mut f32, n: usize, f: impl Fn(F32x4, F32x4) -> F32x4 + Sync) {
+    let pieces = par::pieces(n, ELEMENTS_PER_TASK);
+    if pieces == 1 {
+        return zip_range(a, b, y, n, &f);
+    }
+    let (as_, bs, ys) = (SendPtr(a as *mut f32), SendPtr(b as *mut f32), SendPtr(y));
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, n, LANES);
+        zip_range(as_.get().add(lo), bs.get().add(lo), ys.get().add(lo), hi - lo, &f);
+    });
+}
+
+/// [`zip_ptr`] on one thread.
+///
+/// # Safety
+/// As for [`zip_ptr`].
+#[inline(always)]
+unsafe fn zip_range(a: *const f32, b: *const f32, y: *mut f32, n: usize, f: &impl Fn(F32x4, F32x4) -> F32x4) {
     let body = n - n % LANES;
     let mut i = 0;
     while i < body {

@@ -23,11 +23,17 @@
 //! 22 (`m = 4`), 20 against 25 (`m = 5`); cycling through 96 MB of such matrices: 14.5 against 5.3, 21 against 10,
 //! 24 against 13, 22 against 17 (`m = 4`), 20 against 19 (`m = 5`). At `m = 1` the widening bounds it: leaving out
 //! the inf/NaN fix-up (4 of the 11 ops) ran 21 cache-resident, with an earlier tiling that ran 15 with it.
+//!
+//! With a thread pool installed (`crate::par`), prefill splits into tasks of `MC` rows of `x` (and, when those are
+//! fewer than twice the threads, also into ranges of `NC`-row blocks of `w`), and few-row products split `w`'s rows.
+//! Each output element is the same sequence of operations whatever tile or task computes it (lane sums paired
+//! `(x0 + x2) + (x1 + x3)` in every tile shape, `k` blocks in order), so results do not depend on the threads.
 
 // Register tiles are indexed arrays: index loops say which accumulator meets which operand.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 use crate::f16::{f16_bits_to_f32, f16x4_to_f32};
+use crate::par::{self, SendPtr};
 use crate::simd::{F32x4, I32x4, LANES};
 
 /// Rows of `x` per microkernel.
@@ -227,24 +233,31 @@ pub unsafe fn gemm_ptr(x: *const f32, w: *const f32, b: *const f32, y: *mut f32,
         return;
     }
     if m < PACK_MIN_ROWS {
-        let mut k0 = 0;
-        while k0 < k {
-            let kc = KC.min(k - k0);
-            let mut j0 = 0;
-            while j0 < n {
-                let nb = NC.min(n - j0);
-                block(x, k, m, k0, kc, w.add(j0 * k + k0), k, nb, j0, b, y, n);
-                j0 += NC;
+        // Few rows: each task reads its own rows of `w` in place, all of `k`.
+        let (xs, ws, bs, ys) = (SendPtr(x as *mut f32), SendPtr(w as *mut f32), SendPtr(b as *mut f32), SendPtr(y));
+        let pieces = par::pieces(n.div_ceil(NC), COLUMN_BLOCKS_PER_TASK);
+        par::for_each(pieces, |t, _| {
+            let (j_lo, j_hi) = par::piece(t, pieces, n, NC);
+            let mut k0 = 0;
+            while k0 < k {
+                let kc = KC.min(k - k0);
+                let mut j0 = j_lo;
+                while j0 < j_hi {
+                    let nb = NC.min(j_hi - j0);
+                    block(xs.get(), k, m, k0, kc, ws.get().add(j0 * k + k0), k, nb, j0, bs.get(), ys.get(), n);
+                    j0 += NC;
+                }
+                k0 += KC;
             }
-            k0 += KC;
-        }
+        });
         return;
     }
+    let ws = SendPtr(w as *mut f32);
     packed(x, m, k, n, b, y, |panel, j0, nb, k0, kc| {
         for r in 0..nb {
-            core::ptr::copy_nonoverlapping(w.add((j0 + r) * k + k0), panel.add(r * LDP), kc);
+            core::ptr::copy_nonoverlapping(ws.get().add((j0 + r) * k + k0), panel.add(r * LDP), kc);
         }
-    });
+    }, |_, _, _, _| {});
 }
 
 /// Rows of `x` from which copying each block of `w` into a contiguous panel pays for itself.
@@ -252,12 +265,20 @@ const PACK_MIN_ROWS: usize = 8;
 /// Row stride of a packed panel.
 pub(crate) const LDP: usize = KC;
 
+/// Blocks of `NC` rows of `w` below which a few-row product is not split further: a task must stream enough of `w`
+/// to pay for waking a thread.
+const COLUMN_BLOCKS_PER_TASK: usize = 4;
+
 /// The blocked product with each `NC × KC` block of `w` first written by `fill(panel, j0, nb, k0, kc)` into a
-/// contiguous stack panel of row stride [`LDP`].
-/// Also how `quant::gemm_i8` runs prefill, with `fill` widening int8 codes.
+/// contiguous stack panel of row stride [`LDP`]; after all of `k`, `finish(i0, mb, j_lo, j_hi)` sees each finished
+/// region of `y` (rows `i0..i0+mb`, columns `j_lo..j_hi`) once.
+/// Also how `quant::gemm_i8` runs prefill, with `fill` widening int8 codes and `finish` applying the row scales.
+///
+/// Tasks are `MC` rows of `x` by a range of column blocks; each packs its own panels (one per `MC × NC × KC` of
+/// work, as in one piece).
 ///
 /// # Safety
-/// As for [`gemm_ptr`]; `fill` must write `nb` rows of `kc` floats.
+/// As for [`gemm_ptr`]; `fill` must write `nb` rows of `kc` floats; `finish` may only touch its region of `y`.
 #[inline(always)]
 pub(crate) unsafe fn packed(
     x: *const f32,
@@ -266,28 +287,34 @@ pub(crate) unsafe fn packed(
     n: usize,
     b: *const f32,
     y: *mut f32,
-    fill: impl Fn(*mut f32, usize, usize, usize, usize),
+    fill: impl Fn(*mut f32, usize, usize, usize, usize) + Sync,
+    finish: impl Fn(usize, usize, usize, usize) + Sync,
 ) {
-    // 64 KiB of stack: one block of w.
-    let mut panel = core::mem::MaybeUninit::<[f32; NC * LDP]>::uninit();
-    let panel = panel.as_mut_ptr() as *mut f32;
-    let mut k0 = 0;
-    while k0 < k {
-        let kc = KC.min(k - k0);
-        let mut i0 = 0;
-        while i0 < m {
-            let mb = MC.min(m - i0);
-            let mut j0 = 0;
-            while j0 < n {
-                let nb = NC.min(n - j0);
+    let row_blocks = m.div_ceil(MC);
+    let col_blocks = n.div_ceil(NC);
+    let threads = par::threads();
+    let col_pieces = if threads > 1 && row_blocks < 2 * threads { (2 * threads).div_ceil(row_blocks).min(col_blocks) } else { 1 };
+    let (xs, bs, ys) = (SendPtr(x as *mut f32), SendPtr(b as *mut f32), SendPtr(y));
+    par::for_each(row_blocks * col_pieces, |t, _| {
+        let (i0, (j_lo, j_hi)) = ((t / col_pieces) * MC, par::piece(t % col_pieces, col_pieces, n, NC));
+        let mb = MC.min(m - i0);
+        // 64 KiB of stack: one block of w.
+        let mut panel = core::mem::MaybeUninit::<[f32; NC * LDP]>::uninit();
+        let panel = panel.as_mut_ptr() as *mut f32;
+        let mut k0 = 0;
+        while k0 < k {
+            let kc = KC.min(k - k0);
+            let mut j0 = j_lo;
+            while j0 < j_hi {
+                let nb = NC.min(j_hi - j0);
                 fill(panel, j0, nb, k0, kc);
-                block(x.add(i0 * k), k, mb, k0, kc, panel, LDP, nb, j0, b, y.add(i0 * n), n);
+                block(xs.get().add(i0 * k), k, mb, k0, kc, panel, LDP, nb, j0, bs.get(), ys.get().add(i0 * n), n);
                 j0 += NC;
             }
-            i0 += MC;
+            k0 += KC;
         }
-        k0 += KC;
-    }
+        finish(i0, mb, j_lo, j_hi);
+    });
 }
 
 /// `y = x · wᵀ + b` with `w[n][k]` given as half-precision bits; arithmetic in f32.
@@ -311,9 +338,10 @@ pub unsafe fn gemm_f16_ptr(x: *const f32, w16: *const u16, b: *const f32, y: *mu
         direct_f16(x, w16, b, y, m, k, n);
         return;
     }
+    let ws = SendPtr(w16 as *mut u16);
     packed(x, m, k, n, b, y, |panel, j0, nb, k0, kc| {
         for r in 0..nb {
-            let src = w16.add((j0 + r) * k + k0);
+            let src = ws.get().add((j0 + r) * k + k0);
             let dst = panel.add(r * LDP);
             let mut p = 0;
             while p + LANES <= kc {
@@ -325,7 +353,7 @@ pub unsafe fn gemm_f16_ptr(x: *const f32, w16: *const u16, b: *const f32, y: *mu
                 p += 1;
             }
         }
-    });
+    }, |_, _, _, _| {});
 }
 
 /// Rows of `x` up to which [`gemm_f16`] reads the halves in place, widening them in registers, rather than widening
@@ -348,7 +376,24 @@ const F16_STEP: usize = 8;
 /// # Safety
 /// As for [`gemm_f16_ptr`]; `k > 0`.
 unsafe fn direct_f16(x: *const f32, w16: *const u16, b: *const f32, y: *mut f32, m: usize, k: usize, n: usize) {
-    for j in 0..n {
+    // Tasks take ranges of rows of `w` (each row is one output column, computed alone).
+    let (xs, ws, bs, ys) = (SendPtr(x as *mut f32), SendPtr(w16 as *mut u16), SendPtr(b as *mut f32), SendPtr(y));
+    let pieces = par::pieces(n, F16_ROWS_PER_TASK);
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, n, 1);
+        direct_f16_rows(xs.get(), ws.get(), bs.get(), ys.get(), m, k, n, lo, hi);
+    });
+}
+
+/// Rows of `w` below which the half-precision GEMV is not split further.
+const F16_ROWS_PER_TASK: usize = 64;
+
+/// [`direct_f16`] for the rows `j_lo..j_hi` of `w` (output columns).
+///
+/// # Safety
+/// As for [`direct_f16`]; `j_hi <= n`.
+unsafe fn direct_f16_rows(x: *const f32, w16: *const u16, b: *const f32, y: *mut f32, m: usize, k: usize, n: usize, j_lo: usize, j_hi: usize) {
+    for j in j_lo..j_hi {
         let wj = w16.add(j * k);
         let bj = if b.is_null() { 0.0 } else { *b.add(j) };
         let mut i = 0;

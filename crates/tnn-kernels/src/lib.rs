@@ -10,6 +10,7 @@
 //! - Toeplitz mixing is depthwise over channels: `y[i][c] = Σ_j t[i-j][c] · x[j][c]`.
 
 pub mod simd;
+pub mod par;
 pub mod activation;
 pub mod norm;
 pub mod gemm;

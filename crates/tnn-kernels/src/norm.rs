@@ -4,7 +4,20 @@
 //! As in `activation`, the `*_ptr` forms accept `y == x` (the ABI allows in-place calls); each row is read whole
 //! before any of it is written.
 
+use crate::activation::ELEMENTS_PER_TASK;
+use crate::par::{self, SendPtr};
 use crate::simd::{F32x4, LANES};
+
+/// Runs `row(r)` for every row, split into ranges of rows across threads when there are enough elements (rows are
+/// normalised independently).
+#[inline(always)]
+fn for_rows(rows: usize, dim: usize, row: impl Fn(usize) + Sync) {
+    let pieces = par::pieces(rows * dim, ELEMENTS_PER_TASK).min(rows.max(1));
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, rows, 1);
+        (lo..hi).for_each(&row);
+    });
+}
 
 /// Sum of `x[i]` and sum of `x[i]²` over a row, four lanes wide with two accumulators per sum.
 ///
@@ -97,13 +110,14 @@ pub unsafe fn simple_rms_norm_ptr(x: *const f32, y: *mut f32, rows: usize, dim: 
     if dim == 0 {
         return;
     }
-    for r in 0..rows {
-        let xr = x.add(r * dim);
-        let yr = y.add(r * dim);
+    let (xs, ys) = (SendPtr(x as *mut f32), SendPtr(y));
+    for_rows(rows, dim, |r| {
+        let xr = xs.get().add(r * dim);
+        let yr = ys.get().add(r * dim);
         let (_, q) = sum_and_squares(xr, dim);
         let inv = 1.0 / ((q / dim as f32).sqrt() + eps);
         scale_row(xr, yr, dim, inv);
-    }
+    });
 }
 
 #[inline(always)]
@@ -152,9 +166,11 @@ pub unsafe fn layer_norm_ptr(
     if dim == 0 {
         return;
     }
-    for r in 0..rows {
-        let xr = x.add(r * dim);
-        let yr = y.add(r * dim);
+    let (xs, gs, bs, ys) = (SendPtr(x as *mut f32), SendPtr(gamma as *mut f32), SendPtr(beta as *mut f32), SendPtr(y));
+    for_rows(rows, dim, |r| {
+        let (gamma, beta) = (gs.get() as *const f32, bs.get() as *const f32);
+        let xr = xs.get().add(r * dim);
+        let yr = ys.get().add(r * dim);
         let (s, _) = sum_and_squares(xr, dim);
         let mean = s / dim as f32;
         let var = centred_squares(xr, dim, mean) / dim as f32;
@@ -171,7 +187,7 @@ pub unsafe fn layer_norm_ptr(
             *yr.add(i) = (*xr.add(i) - mean) * inv * *gamma.add(i) + *beta.add(i);
             i += 1;
         }
-    }
+    });
 }
 
 /// Reference SimpleRMSNorm (plain loops).

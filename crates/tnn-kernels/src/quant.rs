@@ -26,6 +26,7 @@
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 use crate::gemm::{gemm_ptr, packed, LDP};
+use crate::par::{self, SendPtr};
 use crate::simd::F32x4;
 
 /// Rows of `q` per GEMV tile: their four sums reduce together, and 4 rows × 2 accumulators plus the two `x` vectors
@@ -149,40 +150,52 @@ pub unsafe fn gemm_i8_ptr(
         gemm_ptr(x, core::ptr::null(), b, y, m, 0, n);
         return;
     }
+    let (xs, qs, ss, bs, ys) = (SendPtr(x as *mut f32), SendPtr(q as *mut i8), SendPtr(scales as *mut f32), SendPtr(b as *mut f32), SendPtr(y));
     if m < PACK_MIN_ROWS {
-        for i in 0..m {
-            gemv(x.add(i * k), q, scales, b, y.add(i * n), k, n);
-        }
+        // Tasks take ranges of rows of `q` (output columns), in multiples of the GEMV tile.
+        let pieces = par::pieces(n, GEMV_ROWS_PER_TASK);
+        par::for_each(pieces, |t, _| {
+            let (lo, hi) = par::piece(t, pieces, n, QR);
+            for i in 0..m {
+                gemv(xs.get().add(i * k), qs.get(), ss.get(), bs.get(), ys.get().add(i * n), k, lo, hi);
+            }
+        });
         return;
     }
-    // The panel holds the integer codes (exact in f32); scales and bias wait for the last pass.
+    // The panel holds the integer codes (exact in f32); scales and bias wait for each task's last pass.
     packed(x, m, k, n, core::ptr::null(), y, |panel, j0, nb, k0, kc| {
         for r in 0..nb {
-            widen_row(q.add((j0 + r) * k + k0), panel.add(r * LDP), kc);
+            widen_row(qs.get().add((j0 + r) * k + k0), panel.add(r * LDP), kc);
+        }
+    }, |i0, mb, j_lo, j_hi| {
+        let (scales, b) = (ss.get() as *const f32, bs.get() as *const f32);
+        for i in i0..i0 + mb {
+            let yi = ys.get().add(i * n);
+            let mut j = j_lo;
+            while j + 4 <= j_hi {
+                let v = F32x4::load_ptr(yi.add(j)) * F32x4::load_ptr(scales.add(j));
+                let v = if b.is_null() { v } else { v + F32x4::load_ptr(b.add(j)) };
+                v.store_ptr(yi.add(j));
+                j += 4;
+            }
+            while j < j_hi {
+                *yi.add(j) = *yi.add(j) * *scales.add(j) + if b.is_null() { 0.0 } else { *b.add(j) };
+                j += 1;
+            }
         }
     });
-    for i in 0..m {
-        let yi = y.add(i * n);
-        let mut j = 0;
-        while j + 4 <= n {
-            let v = F32x4::load_ptr(yi.add(j)) * F32x4::load_ptr(scales.add(j));
-            let v = if b.is_null() { v } else { v + F32x4::load_ptr(b.add(j)) };
-            v.store_ptr(yi.add(j));
-            j += 4;
-        }
-        while j < n {
-            *yi.add(j) = *yi.add(j) * *scales.add(j) + if b.is_null() { 0.0 } else { *b.add(j) };
-            j += 1;
-        }
-    }
 }
 
-/// One row: `y[j] = scales[j] · x · q[j] + b[j]` for `j < n`, reading `q` once, in place.
+/// Rows of `q` below which the int8 GEMV is not split further.
+const GEMV_ROWS_PER_TASK: usize = 64;
+
+/// One row: `y[j] = scales[j] · x · q[j] + b[j]` for `j_lo <= j < j_hi`, reading those rows of `q` once, in place.
 ///
 /// # Safety
-/// As for [`gemm_i8_ptr`] with `m = 1`; `k > 0`.
-unsafe fn gemv(x: *const f32, q: *const i8, scales: *const f32, b: *const f32, y: *mut f32, k: usize, n: usize) {
-    let mut j = 0;
+/// As for [`gemm_i8_ptr`] with `m = 1`; `k > 0`, `j_hi <= n`.
+unsafe fn gemv(x: *const f32, q: *const i8, scales: *const f32, b: *const f32, y: *mut f32, k: usize, j_lo: usize, j_hi: usize) {
+    let n = j_hi;
+    let mut j = j_lo;
     while j + QR <= n {
         let d = dots::<QR>(x, q.add(j * k), k);
         let v = F32x4::new(d[0], d[1], d[2], d[3]) * F32x4::load_ptr(scales.add(j));

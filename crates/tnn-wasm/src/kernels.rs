@@ -4,7 +4,7 @@
 
 use crate::memory::{slice, slice_mut};
 use std::cell::RefCell;
-use tnn_kernels::{activation, f16, gemm as g, norm, rpe};
+use tnn_kernels::{activation, f16, gemm as g, norm, par, rpe};
 use wasm_bindgen::prelude::*;
 
 macro_rules! unary {
@@ -123,17 +123,25 @@ thread_local! {
 }
 
 /// The RPE MLP at offsets `k_start ..= k_start + count - 1`, decayed by `gamma[c]^|k|` unless `gamma = 0`.
+/// Ranges of offsets (whole blocks of the kernel's 64) run on the pool's threads, each with its own scratch; an
+/// offset's row does not depend on the others.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn rpe_forward(params: usize, e: usize, layers: usize, d1: usize, k_start: i32, count: usize, gamma: usize, out: usize) {
     let p = slice(params, rpe::rpe_params_len(e, layers, d1));
     let gm = (gamma != 0).then(|| slice(gamma, d1));
-    RPE_SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let need = rpe::rpe_scratch_len(e, d1);
-        if s.len() < need {
-            s.resize(need, 0.0);
-        }
-        rpe::rpe_forward(p, e, layers, d1, k_start, count, gm, slice_mut(out, count * d1), &mut s);
+    const ROWS: usize = 64;
+    let pieces = par::pieces(count.div_ceil(ROWS), 2);
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, count, ROWS);
+        RPE_SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let need = rpe::rpe_scratch_len(e, d1);
+            if s.len() < need {
+                s.resize(need, 0.0);
+            }
+            let k0 = k_start + lo as i32;
+            rpe::rpe_forward(p, e, layers, d1, k0, hi - lo, gm, slice_mut(out + 4 * lo * d1, (hi - lo) * d1), &mut s);
+        });
     });
 }

@@ -1,11 +1,16 @@
 //! wasm-bindgen bindings for tnn-kernels. Every function takes byte offsets into this module's linear memory
 //! (see ARCHITECTURE.md, "The wasm ABI"); the TypeScript layer validates shapes before calling.
 
+// The threaded build's pool sleeps and wakes with memory.atomic.wait32/notify, whose intrinsics are still unstable.
+// That build needs -Zbuild-std (std rebuilt with atomics), hence RUSTC_BOOTSTRAP, anyway.
+#![cfg_attr(target_feature = "atomics", feature(stdarch_wasm_atomic_wait))]
+
 mod memory;
 mod kernels;
 mod toeplitz;
 mod decode;
 mod quant;
+mod pool;
 
 use wasm_bindgen::prelude::*;
 

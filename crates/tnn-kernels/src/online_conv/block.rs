@@ -2,9 +2,13 @@
 
 use super::columns::{strip_width, STRIP};
 use super::kernel::{OnlineKernel, FFT_MIN_BLOCK};
-use super::scratch::FftScratch;
+use super::scratch::{FftScratch, FftSlot};
 use crate::lane_conv::{self, add_group, group_spectra_len, load_group, GROUP};
 use crate::lane_fft::C4;
+use crate::par::{self, SendPtr};
+
+/// Blocks from this size on split their strips across the pool's threads: smaller ones cost less than waking one.
+const PAR_MIN_BLOCK: usize = 128;
 
 /// `buf` is the state's strip-major table `[strips][cap][STRIP]`: rows before `m` hold inputs `v`, rows from `m`
 /// on hold pending output sums. Adds `Σ_{j=m-u}^{m-1} T_{t-j} · v_j` to each row `t` in `max(m, from)..m+u`.
@@ -13,13 +17,29 @@ pub(crate) fn add_block(kernel: &OnlineKernel, buf: &mut [f32], m: usize, u: usi
     let cap = kernel.cap();
     debug_assert!(u <= m && m + u <= cap);
     let skip = from.saturating_sub(m).min(u);
-    for (s, slab) in buf.chunks_exact_mut(cap * STRIP).enumerate() {
-        if u < FFT_MIN_BLOCK {
+    if u < FFT_MIN_BLOCK {
+        for (s, slab) in buf.chunks_exact_mut(cap * STRIP).enumerate() {
             add_block_direct(kernel.coeff_slab(s), slab, m, u, skip);
-        } else {
-            add_block_fft(kernel, s, slab, m, u, skip, scratch);
         }
+        return;
     }
+    let strips = buf.len() / (cap * STRIP);
+    let pieces = if u >= PAR_MIN_BLOCK { par::pieces(strips, 1) } else { 1 };
+    if pieces > 1 {
+        scratch.fit_pool();
+    }
+    let slots = &scratch.slots;
+    let bufs = SendPtr(buf.as_mut_ptr());
+    par::for_each(pieces, |t, slot| {
+        let (lo, hi) = par::piece(t, pieces, strips, 1);
+        // SAFETY: the pool gives `slot` to one running task at a time.
+        let sc = unsafe { slots.get(slot) };
+        for s in lo..hi {
+            // SAFETY: strip s owns floats s·cap·16 .. (s+1)·cap·16 of buf; no other task touches them.
+            let slab = unsafe { core::slice::from_raw_parts_mut(bufs.get().add(s * cap * STRIP), cap * STRIP) };
+            add_block_fft(kernel, s, slab, m, u, skip, sc);
+        }
+    });
 }
 
 /// Row by row over one strip: output `m+s` gets `T_{u+s-j} · v_{m-u+j}` for each `j`. Padding lanes of a
@@ -46,7 +66,7 @@ fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: 
 /// Per group of eight channels of strip `s`: the inputs zero-padded to `2u`, times the spectra of
 /// `(0, T_1..T_{2u-1})`, cached or computed now. The circular product is exact on the upper half, where the lags
 /// `u+s-j` run over `1..2u-1` without wrapping. Groups that are all padding are skipped.
-fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, skip: usize, scratch: &mut FftScratch) {
+fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, skip: usize, scratch: &mut FftSlot) {
     let w = strip_width(kernel.channels(), s);
     let len = 2 * u;
     let per = group_spectra_len(len);
@@ -54,7 +74,7 @@ fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u:
     let level = kernel.block_level(u);
     let (past, future) = slab.split_at_mut(m * STRIP);
     let inputs = &past[(m - u) * STRIP..];
-    let FftScratch { buf, work, spectra: fresh } = scratch;
+    let FftSlot { buf, work, spectra: fresh } = scratch;
     let (buf, work, fresh) = (&mut buf[..len], &mut work[..len], &mut fresh[..per]);
     for g in 0..w.div_ceil(GROUP) {
         let gi = s * (STRIP / GROUP) + g;

@@ -5,6 +5,7 @@ use super::kernel::OnlineKernel;
 use super::scratch::FftScratch;
 use crate::lane_conv::{self, group_spectra_len, load_group, store_group, GROUP};
 use crate::lane_fft::C4;
+use crate::par::{self, SendPtr};
 
 /// Prompts up to this length are multiplied directly: `n²/2` multiply-adds per channel, vectorised over
 /// channels, cost less than three FFTs of length `2n` per channel there.
@@ -21,24 +22,37 @@ pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f
     }
     let len = (2 * n - 1).next_power_of_two();
     let fft = kernel.fft(len);
-    let FftScratch { buf, work, spectra } = scratch;
-    let (buf, work, spectra) = (&mut buf[..len], &mut work[..len], &mut spectra[..group_spectra_len(len)]);
-    for ch0 in (0..c).step_by(GROUP) {
-        let slab = kernel.coeff_slab(ch0 / STRIP);
-        for (d, z) in buf[..n].iter_mut().enumerate() {
-            *z = load_group(slab, d * STRIP, STRIP, ch0 % STRIP);
+    scratch.fit_pool();
+    let slots = &scratch.slots;
+    // Groups of eight channels are independent: ranges of them run on the pool's threads, each with its own slot.
+    let groups = c.div_ceil(GROUP);
+    let pieces = par::pieces(groups, 1);
+    let ys = SendPtr(y.as_mut_ptr());
+    par::for_each(pieces, |t, slot| {
+        let (lo, hi) = par::piece(t, pieces, groups, 1);
+        // SAFETY: the pool gives `slot` to one running task at a time.
+        let sc = unsafe { slots.get(slot) };
+        let (buf, work, spectra) = (&mut sc.buf[..len], &mut sc.work[..len], &mut sc.spectra[..group_spectra_len(len)]);
+        for ch0 in (lo..hi).map(|g| g * GROUP) {
+            let slab = kernel.coeff_slab(ch0 / STRIP);
+            for (d, z) in buf[..n].iter_mut().enumerate() {
+                *z = load_group(slab, d * STRIP, STRIP, ch0 % STRIP);
+            }
+            buf[n..].fill(C4::zero());
+            lane_conv::kernel_spectra(fft, buf, work, spectra);
+            for (i, z) in buf[..n].iter_mut().enumerate() {
+                *z = load_group(v, i * c, c, ch0);
+            }
+            buf[n..].fill(C4::zero());
+            lane_conv::convolve(fft, buf, work, spectra);
+            let w = GROUP.min(c - ch0);
+            for (i, &z) in buf[..n].iter().enumerate() {
+                // SAFETY: only this group's channels of row i (y holds n·c floats); other tasks write other channels.
+                let row = unsafe { core::slice::from_raw_parts_mut(ys.get().add(i * c + ch0), w) };
+                store_group(row, 0, w, 0, z);
+            }
         }
-        buf[n..].fill(C4::zero());
-        lane_conv::kernel_spectra(fft, buf, work, spectra);
-        for (i, z) in buf[..n].iter_mut().enumerate() {
-            *z = load_group(v, i * c, c, ch0);
-        }
-        buf[n..].fill(C4::zero());
-        lane_conv::convolve(fft, buf, work, spectra);
-        for (i, &z) in buf[..n].iter().enumerate() {
-            store_group(y, i * c, c, ch0, z);
-        }
-    }
+    });
 }
 
 fn causal_conv_direct(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) {

@@ -1,10 +1,12 @@
-//! Working memory for the FFT paths, sized once per state so that no call allocates.
+//! Working memory for the FFT paths, sized once per state so that no call allocates: one set per thread of the pool
+//! the state was made under, since groups of channels transform on several threads at once.
 
 use super::kernel::OnlineKernel;
 use crate::lane_conv::group_spectra_len;
 use crate::lane_fft::C4;
+use crate::par::{self, PerSlot};
 
-pub(crate) struct FftScratch {
+pub(crate) struct FftSlot {
     /// The signal of one group of eight channels, then its spectrum and output: up to `2·cap` rows (the
     /// prefill's longest transform).
     pub(crate) buf: Vec<C4>,
@@ -14,17 +16,33 @@ pub(crate) struct FftScratch {
     pub(crate) spectra: Vec<f32>,
 }
 
+pub(crate) struct FftScratch {
+    len: usize,
+    pub(crate) slots: PerSlot<FftSlot>,
+}
+
+impl FftSlot {
+    fn new(len: usize) -> Self {
+        FftSlot { buf: vec![C4::zero(); len], work: vec![C4::zero(); len], spectra: vec![0.0; group_spectra_len(len)] }
+    }
+}
+
 impl FftScratch {
     pub(crate) fn for_kernel(kernel: &OnlineKernel) -> Self {
         let len = 2 * kernel.cap();
-        FftScratch {
-            buf: vec![C4::zero(); len],
-            work: vec![C4::zero(); len],
-            spectra: vec![0.0; group_spectra_len(len)],
+        FftScratch { len, slots: PerSlot::new(par::threads(), || FftSlot::new(len)) }
+    }
+
+    /// Makes sure every thread of the installed pool has a slot (a pool wider than the one the state was made
+    /// under gets its extra slots now, once).
+    pub(crate) fn fit_pool(&mut self) {
+        if par::threads() > self.slots.len() {
+            let len = self.len;
+            self.slots = PerSlot::new(par::threads(), || FftSlot::new(len));
         }
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        (self.buf.len() + self.work.len()) * core::mem::size_of::<C4>() + self.spectra.len() * 4
+        self.slots.iter().map(|s| (s.buf.len() + s.work.len()) * core::mem::size_of::<C4>() + s.spectra.len() * 4).sum()
     }
 }

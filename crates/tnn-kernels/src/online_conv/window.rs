@@ -17,6 +17,7 @@ use super::kernel::OnlineKernel;
 use super::state::OnlineConvState;
 use crate::lane_conv::{self, group_spectra_len, load_group, store_group, GROUP};
 use crate::lane_fft::{LaneFft, C4};
+use crate::par::{self, PerSlot, SendPtr};
 use crate::toeplitz::fast_fft_len;
 
 /// What every sequence decoded with one layer's windowed kernel shares.
@@ -91,8 +92,9 @@ pub struct WindowState {
     near: OnlineConvState,
     /// The far outputs of the current chunk, token-major `[chunk][c]`.
     far: Vec<f32>,
-    buf: Vec<C4>,
-    work: Vec<C4>,
+    /// FFT buffer and ping-pong buffer of the far product, one pair per pool thread.
+    fft_scratch: PerSlot<(Vec<C4>, Vec<C4>)>,
+    fft_len: usize,
 }
 
 impl WindowState {
@@ -109,8 +111,8 @@ impl WindowState {
             ring_rows,
             near: OnlineConvState::new(&kernel.near),
             far: vec![0.0; chunk * c],
-            buf: vec![C4::zero(); kernel.len],
-            work: vec![C4::zero(); kernel.len],
+            fft_scratch: PerSlot::new(par::threads(), || (vec![C4::zero(); kernel.len], vec![C4::zero(); kernel.len])),
+            fft_len: kernel.len,
         }
     }
 
@@ -135,7 +137,8 @@ impl WindowState {
 
     /// Bytes held by the state: the ring, the within-chunk state, the far outputs and the FFT scratch.
     pub fn memory_bytes(&self) -> usize {
-        (self.ring.len() + self.far.len()) * 4 + self.near.memory_bytes() + (self.buf.len() + self.work.len()) * core::mem::size_of::<C4>()
+        let fft = self.fft_scratch.len() * 2 * self.fft_len * core::mem::size_of::<C4>();
+        (self.ring.len() + self.far.len()) * 4 + self.near.memory_bytes() + fft
     }
 
     /// Consumes `v[n][c]` (the next `n` inputs, at any position) and writes their outputs `y[n][c]`. Never allocates.
@@ -191,21 +194,36 @@ impl WindowState {
         }
         let len = kernel.len;
         let per = group_spectra_len(len);
+        if par::threads() > self.fft_scratch.len() {
+            self.fft_scratch = PerSlot::new(par::threads(), || (vec![C4::zero(); len], vec![C4::zero(); len]));
+        }
         // Input i of the block is position pos − K + i; positions before 0 are zeros.
         let first = self.pos as isize - k_win as isize;
-        for g in 0..c.div_ceil(GROUP) {
-            let ch0 = g * GROUP;
-            let (s, lane0) = (ch0 / STRIP, ch0 % STRIP);
-            let slab = &self.ring[s * rows * STRIP..][..rows * STRIP];
-            for (i, z) in self.buf.iter_mut().enumerate() {
-                let p = first + i as isize;
-                *z = if i < k_win && p >= 0 { load_group(slab, (p as usize % rows) * STRIP, STRIP, lane0) } else { C4::zero() };
+        // Groups of eight channels are independent: ranges of them run on the pool's threads.
+        let groups = c.div_ceil(GROUP);
+        let pieces = par::pieces(groups, 1);
+        let (ring, slots, far) = (&self.ring, &self.fft_scratch, SendPtr(self.far.as_mut_ptr()));
+        par::for_each(pieces, |t, slot| {
+            let (lo, hi) = par::piece(t, pieces, groups, 1);
+            // SAFETY: the pool gives `slot` to one running task at a time.
+            let (buf, work) = unsafe { slots.get(slot) };
+            for g in lo..hi {
+                let ch0 = g * GROUP;
+                let (s, lane0) = (ch0 / STRIP, ch0 % STRIP);
+                let slab = &ring[s * rows * STRIP..][..rows * STRIP];
+                for (i, z) in buf.iter_mut().enumerate() {
+                    let p = first + i as isize;
+                    *z = if i < k_win && p >= 0 { load_group(slab, (p as usize % rows) * STRIP, STRIP, lane0) } else { C4::zero() };
+                }
+                lane_conv::convolve(&kernel.fft, buf, work, &kernel.far[g * per..][..per]);
+                // Output K + r of the linear convolution is position pos + r; nothing past index L wraps onto it.
+                let w = GROUP.min(c - ch0);
+                for r in 0..b {
+                    // SAFETY: only this group's channels of row r of `far` ([chunk][c]); other tasks write others.
+                    let row = unsafe { core::slice::from_raw_parts_mut(far.get().add(r * c + ch0), w) };
+                    store_group(row, 0, w, 0, buf[k_win + r]);
+                }
             }
-            lane_conv::convolve(&kernel.fft, &mut self.buf, &mut self.work, &kernel.far[g * per..][..per]);
-            // Output K + r of the linear convolution is position pos + r; nothing past index L wraps onto it.
-            for r in 0..b {
-                store_group(&mut self.far, r * c, c, ch0, self.buf[k_win + r]);
-            }
-        }
+        });
     }
 }

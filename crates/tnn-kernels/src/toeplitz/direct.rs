@@ -7,7 +7,11 @@
 // Register tiles are indexed arrays: index loops say which accumulator meets which operand.
 #![allow(clippy::needless_range_loop)]
 
+use crate::par::{self, SendPtr};
 use crate::simd::{F32x4, LANES};
+
+/// Multiply-adds below which the direct product is not split across threads.
+const MADDS_PER_TASK: usize = 1 << 18;
 
 /// `y[i][c] = Σ_j t_{i-j}[c] · x[j][c]` with the coefficient table layout of the module docs.
 pub fn toeplitz_direct(x: &[f32], coeffs: &[f32], y: &mut [f32], n: usize, c: usize, causal: bool) {
@@ -22,16 +26,33 @@ pub fn toeplitz_direct(x: &[f32], coeffs: &[f32], y: &mut [f32], n: usize, c: us
 /// # Safety
 /// `x` readable for `n*c`, `coeffs` for `rows*c`, `y` writable for `n*c` and overlapping neither.
 pub unsafe fn toeplitz_direct_ptr(x: *const f32, coeffs: *const f32, y: *mut f32, n: usize, c: usize, causal: bool) {
-    let mut ch = 0;
-    while ch + 4 * LANES <= c {
+    // Threads take ranges of channels in whole 16-channel tiles, so each channel meets the same code as in one piece.
+    let work = n * n * c / if causal { 2 } else { 1 };
+    let pieces = par::pieces(c.div_ceil(4 * LANES), 1).min(work.div_ceil(MADDS_PER_TASK).max(1));
+    let (xs, ts, ys) = (SendPtr(x as *mut f32), SendPtr(coeffs as *mut f32), SendPtr(y));
+    par::for_each(pieces, |t, _| {
+        let (lo, hi) = par::piece(t, pieces, c, 4 * LANES);
+        channel_range(xs.get(), ts.get(), ys.get(), n, c, causal, lo, hi);
+    });
+}
+
+/// Channels `lo..hi` of [`toeplitz_direct_ptr`].
+///
+/// # Safety
+/// As for [`toeplitz_direct_ptr`]; `hi <= c`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn channel_range(x: *const f32, coeffs: *const f32, y: *mut f32, n: usize, c: usize, causal: bool, lo: usize, hi: usize) {
+    let c_end = hi;
+    let mut ch = lo;
+    while ch + 4 * LANES <= c_end {
         channels::<4>(x, coeffs, y, n, c, causal, ch);
         ch += 4 * LANES;
     }
-    while ch + LANES <= c {
+    while ch + LANES <= c_end {
         channels::<1>(x, coeffs, y, n, c, causal, ch);
         ch += LANES;
     }
-    while ch < c {
+    while ch < c_end {
         one_channel(x, coeffs, y, n, c, causal, ch);
         ch += 1;
     }

@@ -6,12 +6,17 @@
 //! (The official code's length-2n layout `[t_0, t_1..t_{n-1}, t_0, t_{-(n-1)}..t_{-1}]` is this with `L = 2n`;
 //! its slot `n` is never read.)
 //!
-//! Channels go eight at a time through one complex FFT (see `lane_conv`).
-//! All buffers belong to the plan and are allocated once, in [`ToeplitzPlan::new`].
+//! Channels go eight at a time through one complex FFT (see `lane_conv`). With a thread pool, ranges of these groups
+//! run on different threads, each with its own scratch; a channel's result does not depend on which.
+//! All buffers belong to the plan and are allocated once, in [`ToeplitzPlan::new`] (one scratch per pool thread).
 
 use super::{coeff_rows, toeplitz_crossover_for, toeplitz_direct};
 use crate::lane_conv::{self, group_spectra_len, load_group, store_group, GROUP};
 use crate::lane_fft::{LaneFft, C4};
+use crate::par::{self, PerSlot, SendPtr};
+
+/// Groups of eight channels below which a task is not split further (one group at n = 2048 is two FFTs of 4,096).
+const GROUPS_PER_TASK: usize = 2;
 
 /// The smallest FFT length `≥ min_len` of the form `2^a` or `3·2^a`, at least 2.
 pub fn fast_fft_len(min_len: usize) -> usize {
@@ -30,12 +35,24 @@ pub fn fast_fft_len(min_len: usize) -> usize {
 struct Fft {
     len: usize,
     fft: LaneFft,
+    /// One per pool thread.
+    scratch: PerSlot<Scratch>,
+}
+
+/// What one thread needs to transform one group of eight channels.
+struct Scratch {
     /// The signal (then spectrum) of the current group of eight channels.
     buf: Vec<C4>,
     /// Stockham ping-pong buffer.
     work: Vec<C4>,
     /// Kernel spectra of one group (see [`Fft::kernel_spectra`]), for [`ToeplitzPlan::apply_coeffs`].
     kernel: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(len: usize) -> Self {
+        Scratch { buf: vec![C4::zero(); len], work: vec![C4::zero(); len], kernel: vec![0.0; group_spectra_len(len)] }
+    }
 }
 
 /// A planned Toeplitz mixer for `[n][c]` inputs of one length; owns all the scratch it needs.
@@ -105,9 +122,12 @@ impl ToeplitzPlan {
             None => out[..len].copy_from_slice(&coeffs[..len]),
             Some(f) => {
                 let per_group = group_spectra_len(f.len);
-                for (g, dst) in out[..len].chunks_exact_mut(per_group).enumerate() {
-                    f.kernel_spectra(coeffs, n, c, causal, g * GROUP, dst);
-                }
+                let out = SendPtr(out.as_mut_ptr());
+                f.for_groups(c, |f, sc, g| {
+                    // SAFETY: each group writes its own `per_group` floats of `out`, which holds them all.
+                    let dst = unsafe { core::slice::from_raw_parts_mut(out.get().add(g * per_group), per_group) };
+                    f.kernel_spectra(sc, coeffs, n, c, causal, g * GROUP, dst);
+                });
             }
         }
     }
@@ -122,9 +142,11 @@ impl ToeplitzPlan {
             None => toeplitz_direct(x, spectra, y, n, c, causal),
             Some(f) => {
                 let per_group = group_spectra_len(f.len);
-                for (g, k) in spectra[..len].chunks_exact(per_group).enumerate() {
-                    f.convolve_group(x, k, y, n, c, g * GROUP);
-                }
+                let y = SendPtr(y.as_mut_ptr());
+                f.for_groups(c, |f, sc, g| {
+                    // SAFETY: group g writes only channels g·8..g·8+8 of each row of y (n·c floats).
+                    unsafe { f.convolve_group(sc, x, &spectra[g * per_group..][..per_group], y.get(), n, c, g * GROUP) }
+                });
             }
         }
     }
@@ -137,12 +159,14 @@ impl ToeplitzPlan {
         match &mut self.fft {
             None => toeplitz_direct(x, coeffs, y, n, c, causal),
             Some(f) => {
-                let mut kernel = core::mem::take(&mut f.kernel);
-                for ch0 in (0..c).step_by(GROUP) {
-                    f.kernel_spectra(coeffs, n, c, causal, ch0, &mut kernel);
-                    f.convolve_group(x, &kernel, y, n, c, ch0);
-                }
-                f.kernel = kernel;
+                let y = SendPtr(y.as_mut_ptr());
+                f.for_groups(c, |f, sc, g| {
+                    let mut kernel = core::mem::take(&mut sc.kernel);
+                    f.kernel_spectra(sc, coeffs, n, c, causal, g * GROUP, &mut kernel);
+                    // SAFETY: as in `apply`.
+                    unsafe { f.convolve_group(sc, x, &kernel, y.get(), n, c, g * GROUP) };
+                    sc.kernel = kernel;
+                });
             }
         }
     }
@@ -151,41 +175,62 @@ impl ToeplitzPlan {
 impl Fft {
     fn new(n: usize) -> Self {
         let len = fast_fft_len((2 * n).saturating_sub(1));
-        Fft {
-            len,
-            fft: LaneFft::new(len),
-            buf: vec![C4::zero(); len],
-            work: vec![C4::zero(); len],
-            kernel: vec![0.0; group_spectra_len(len)],
+        Fft { len, fft: LaneFft::new(len), scratch: PerSlot::new(par::threads(), || Scratch::new(len)) }
+    }
+
+    /// Calls `f(self, scratch, g)` for every group of eight channels, ranges of groups on the pool's threads.
+    fn for_groups(&mut self, c: usize, f: impl Fn(&Fft, &mut Scratch, usize) + Sync) {
+        // A pool wider than the one the plan was made under gets scratch for its extra threads now.
+        if par::threads() > self.scratch.len() {
+            let len = self.len;
+            self.scratch = PerSlot::new(par::threads(), || Scratch::new(len));
         }
+        let groups = c.div_ceil(GROUP);
+        let pieces = par::pieces(groups, GROUPS_PER_TASK);
+        let this = &*self;
+        par::for_each(pieces, |t, slot| {
+            let (lo, hi) = par::piece(t, pieces, groups, 1);
+            // SAFETY: the pool gives `slot` to one running task at a time.
+            let sc = unsafe { this.scratch.get(slot) };
+            for g in lo..hi {
+                f(this, sc, g);
+            }
+        });
     }
 
     /// Kernel spectra of channels `ch0..ch0+8` into `out` (see [`lane_conv::kernel_spectra`]).
-    fn kernel_spectra(&mut self, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [f32]) {
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_spectra(&self, sc: &mut Scratch, coeffs: &[f32], n: usize, c: usize, causal: bool, ch0: usize, out: &mut [f32]) {
         let len = self.len;
-        self.buf.fill(C4::zero());
+        sc.buf.fill(C4::zero());
         // Offset d >= 0 sits at row d (causal) or d + n - 1 (bidirectional); offset -d at row n - 1 - d.
         let zero_row = if causal { 0 } else { n - 1 };
         for d in 0..n {
-            self.buf[d] = load_group(coeffs, (zero_row + d) * c, c, ch0);
+            sc.buf[d] = load_group(coeffs, (zero_row + d) * c, c, ch0);
         }
         if !causal {
             for d in 1..n {
-                self.buf[len - d] = load_group(coeffs, (n - 1 - d) * c, c, ch0);
+                sc.buf[len - d] = load_group(coeffs, (n - 1 - d) * c, c, ch0);
             }
         }
-        lane_conv::kernel_spectra(&self.fft, &mut self.buf, &mut self.work, out);
+        lane_conv::kernel_spectra(&self.fft, &mut sc.buf, &mut sc.work, out);
     }
 
     /// `y = T x` for channels `ch0..ch0+8`, with their kernel spectra `kernel` from [`Self::kernel_spectra`].
-    fn convolve_group(&mut self, x: &[f32], kernel: &[f32], y: &mut [f32], n: usize, c: usize, ch0: usize) {
+    ///
+    /// # Safety
+    /// `y` writable for `n·c` floats; nothing else writes channels `ch0..ch0+8` of it meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn convolve_group(&self, sc: &mut Scratch, x: &[f32], kernel: &[f32], y: *mut f32, n: usize, c: usize, ch0: usize) {
         for i in 0..n {
-            self.buf[i] = load_group(x, i * c, c, ch0);
+            sc.buf[i] = load_group(x, i * c, c, ch0);
         }
-        self.buf[n..].fill(C4::zero());
-        lane_conv::convolve(&self.fft, &mut self.buf, &mut self.work, kernel);
+        sc.buf[n..].fill(C4::zero());
+        lane_conv::convolve(&self.fft, &mut sc.buf, &mut sc.work, kernel);
+        let w = GROUP.min(c - ch0);
         for i in 0..n {
-            store_group(y, i * c, c, ch0, self.buf[i]);
+            // This row's channels of the group only: other threads write the rest of the row.
+            store_group(core::slice::from_raw_parts_mut(y.add(i * c + ch0), w), 0, w, 0, sc.buf[i]);
         }
     }
 }
