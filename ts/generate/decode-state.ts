@@ -10,7 +10,7 @@ import { windowBytes } from "../nn/decay-window.js";
 import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { headRows } from "../models/batch.js";
-import { type TnnBody } from "../models/tnn-body.js";
+import { PIPELINE_BLOCK, type TnnBody } from "../models/tnn-body.js";
 import { type SequenceMixer } from "../nn/sequence-mixer.js";
 import { type DecodeKernelCache, type KernelLease, lengthBucket } from "./decode-kernels.js";
 import { DECODE_MODES, type DecodeMode } from "./decode-mode.js";
@@ -213,9 +213,14 @@ export class DecodeState implements StepDecoder {
   #advance(ids: Int32Array, out: Float32Array | undefined): Float32Array {
     const need = this.#position + ids.length;
     if (need > this.capacity) this.#grow(Math.max(lengthBucket(need), 2 * this.capacity));
+    const body = this.#model.body;
+    // Windowed states take any number of rows per call, so a long prompt runs block by block: memory holds one
+    // block's activations, whatever the prompt's length.
+    const blocks = this.windowed && ids.length > PIPELINE_BLOCK;
+    reserve(body.forwardBytes(Math.min(ids.length, blocks ? PIPELINE_BLOCK : ids.length), false), `a decode pass of ${ids.length} tokens`);
     let logits: F32;
     try {
-      using h = this.#model.body.forward(ids, this.#mixers);
+      using h = blocks ? body.lastHiddenThrough(ids, PIPELINE_BLOCK, this.#mixers) : body.forward(ids, this.#mixers);
       using last = headRows(h, true);
       logits = this.#model.head.forward(last);
     } catch (e) {
