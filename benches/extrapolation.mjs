@@ -47,9 +47,11 @@ async function runWorker() {
     appType: "custom",
     server: { middlewareMode: true, hmr: false, ws: false },
     optimizeDeps: { noDiscovery: true, include: [] },
+    // Lowers `using` declarations, which Node 20 cannot parse.
+    oxc: { target: "node18" },
   });
   const core = await server.ssrLoadModule("/ts/core/index.ts");
-  const models = await server.ssrLoadModule("/ts/models/index.ts");
+  const models = await server.ssrLoadModule("/ts/generate/load.ts");
   const metrics = await server.ssrLoadModule("/ts/cli/eval-metrics.ts");
   const { ByteTokenizer } = await server.ssrLoadModule("/ts/generate/byte-tokenizer.ts");
   const info = await core.init();
