@@ -39,7 +39,7 @@ A MODEL (--model, tnn info MODEL) is a directory holding model.safetensors and c
 file, or the name of a model shipped with the package: ${DEFAULT_MODEL_NAME}, the default.
 Examples:
   tnn generate "In the beginning" --max-tokens 200 --seed 1
-  tnn eval --lengths 512,2048,14336        # the shipped model on its held-out text (its heldout.txt)
+  tnn eval --lengths 512,14336             # the shipped model on its held-out text (its heldout.txt)
   tnn info ${DEFAULT_MODEL_NAME}
 `;
 
