@@ -36,7 +36,8 @@ export function gpt2NotInWebBuild(): Promise<never> {
   return Promise.reject(new TokenizerError(
     "GPT-2's vocabulary is not part of tnn's browser/Worker build (it is 1 MB); import it from the package's " +
       '"tnn/gpt2" entry and pass the tokenizer to loadModel: import { loadGpt2Tokenizer } from "tnn/gpt2"; ' +
-      "loadModel(source, { tokenizer: await loadGpt2Tokenizer({ dictionary }) }), dictionary only for a fairseq checkpoint",
+      "loadModel(source, { tokenizer: await loadGpt2Tokenizer({ dictionary }) }), dictionary only for a fairseq checkpoint; " +
+      'or loadModel(source, { tokenizer: "none" }) to work with ids alone',
   ));
 }
 
