@@ -81,8 +81,11 @@ describe("a new machine's downloads, from empty caches", () => {
     const dir = emptyDir("npm");
     for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(repoRoot, f), join(dir, f));
     const env: NodeJS.ProcessEnv = {};
-    // npm's run-script variables (prefix, cache) must not leak in: this install is the new machine's.
+    // npm's run-script variables (prefix, cache) must not leak in: this install is the new machine's. And npm runs
+    // under the system's Node, as in scripts/bootstrap.sh (node_modules/.bin/node, first on PATH under `npm test`, is
+    // a Node whose npm would read another global npmrc, and so miss a CA file set there).
     for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+    env.PATH = (process.env.PATH ?? "").split(":").filter((p) => !/node_modules[/\\]\.bin|node-gyp-bin/.test(p)).join(":");
     await download("npm ci", "the registry unreachable, a tarball gone or its integrity changed, or package-lock.json out of date " +
       "with package.json (run `npm install` and commit the lock)",
       "npm", ["ci", "--cache", join(dir, ".npm-cache"), "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, env: { ...env, npm_config_prefer_online: "true" } });

@@ -66,8 +66,10 @@ function shellEnv(nodeBin: string): NodeJS.ProcessEnv {
 }
 
 function sh(script: string, cwd: string, node: 22 | 24 = 22): Ran {
-  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+  // stdin from /dev/null: Debian's bash reads /etc/bash.bashrc when stdin is a socket (libuv's pipes are), as for ssh.
+  const r = spawnSync("bash", ["-eo", "pipefail", "-c", script], {
     cwd, env: shellEnv(NODES[node]), encoding: "utf8", timeout: COMMAND_TIMEOUT, killSignal: "SIGKILL", maxBuffer: 64 * 2 ** 20,
+    stdio: ["ignore", "pipe", "pipe"],
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? `\n${String(r.error)}` : "") };
 }
