@@ -6,6 +6,8 @@
 //   --jobs N      evaluation processes (default: min(available cores, 4)); each (λ, length) pair is one job
 //   --max-windows N  at most N windows per length and text span (a quick check; the default is every window)
 //   --plot-only   redraw docs/extrapolation.svg from the existing JSON without evaluating
+//   --quick       lengths 512 and 2048, at most 16 windows each, and nothing written (what `npm run bench` runs: the
+//                 committed JSON and plot hold the full evaluation); prints the table only
 // The TypeScript sources are loaded through vite's SSR loader, as the tests load them.
 import { fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -130,14 +132,15 @@ async function main() {
   }
   const started = performance.now();
   const heldoutBytes = readFileSync(`${MODEL_DIR}heldout.txt`).length;
-  const lengths = (argValue("--lengths") ?? DEFAULT_LENGTHS.join(",")).split(",").map(Number);
+  const quick = process.argv.includes("--quick");
+  const lengths = (argValue("--lengths") ?? (quick ? "512,2048" : DEFAULT_LENGTHS.join(","))).split(",").map(Number);
   for (const L of lengths) {
     if (!Number.isInteger(L) || L < 1) throw new Error(`--lengths: ${L} is not a positive integer`);
     if (Math.floor((heldoutBytes - 1) / L) < 1) throw new Error(`--lengths: ${L} is longer than the held-out text (${heldoutBytes} bytes)`);
   }
   if (!lengths.includes(TRAIN_LENGTH)) lengths.unshift(TRAIN_LENGTH);
   const jobsArg = Number(argValue("--jobs") ?? Math.min(availableParallelism(), 4));
-  const maxWindows = Number(argValue("--max-windows") ?? Infinity);
+  const maxWindows = Number(argValue("--max-windows") ?? (quick ? 16 : Infinity));
 
   // Windows are independent and laid end to end from the start of the text, so the training-length run split at the
   // end of the longest target-length window gives, at no extra cost, the value at 512 on exactly the text the long
@@ -247,6 +250,12 @@ async function main() {
       ratio_same_span: sameSpan === undefined ? undefined : round(long / sameSpan, 4),
       met: long <= TARGET_RATIO * base && (sameSpan === undefined || long <= TARGET_RATIO * sameSpan),
     };
+  }
+  if (quick) {
+    console.log(`At most ${maxWindows} windows per length (--quick): a spot check, not the full evaluation of benches/extrapolation.json.\n`);
+    console.log(markdownTable(out));
+    console.error(`quick run in ${runtime.toFixed(0)} s (${workerCount} processes, ${build}); nothing written`);
+    return;
   }
   writeFileSync(JSON_OUT, `${JSON.stringify(out, null, 2)}\n`);
   mkdirSync(new URL(".", `file://${SVG_OUT}`), { recursive: true });

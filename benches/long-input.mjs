@@ -1,10 +1,11 @@
 // The paper-shaped causal LM (d=512, 7 layers, d1=1536, RPE 64×6, λ=0.99, random weights, vocabulary 512) on one
 // long input: load time, forward time and peak wasm memory (linear memory only grows, so its final size is the peak).
 //
-// Usage: node benches/long-input.mjs [--n 16384] [--runs 2] [--last-only] [--budget MiB]
-// --last-only computes only the last position's logits (for a decayed model: block by block through the windowed
-// states, in memory independent of n); --budget sets the wasm memory budget, which every allocation is checked
-// against before it is made.
+// Usage: node benches/long-input.mjs [--quick] [--n 16384] [--runs 2] [--last-only] [--budget MiB] [--json]
+//   --quick      n = 4096, one run (what `npm run bench` runs); prints a markdown table, or JSON with --json
+//   --last-only  only the last position's logits (for a decayed model: block by block through the windowed states,
+//                in memory independent of n)
+//   --budget     the wasm memory budget, which every allocation is checked against before it is made
 // The TypeScript sources are loaded through vite's SSR loader, as the tests load them.
 import { createServer } from "vite";
 
@@ -12,8 +13,9 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const n = arg("--n", 16384);
-const runs = arg("--runs", 2);
+const quick = process.argv.includes("--quick");
+const n = arg("--n", quick ? 4096 : 16384);
+const runs = arg("--runs", quick ? 1 : 2);
 const lastOnly = process.argv.includes("--last-only");
 const budgetMiB = arg("--budget", undefined);
 
@@ -55,9 +57,15 @@ try {
     tokens_per_s: Math.round(n / Math.min(...times)), wasm_memory_after_load_mib: Number(mib(afterLoad)), wasm_memory_peak_mib: Number(mib(peak)),
     node: process.version,
   };
-  console.log(`paper-shaped LM, n=${n}${lastOnly ? " (last position only)" : ""} (${info.build}): load ${result.load_s} s, forward ${result.forward_s.join(" / ")} s ` +
-    `(${result.tokens_per_s} tok/s), wasm memory ${result.wasm_memory_after_load_mib} MiB after load, ${result.wasm_memory_peak_mib} MiB peak`);
-  console.log(JSON.stringify(result));
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify(result));
+  } else {
+    console.log(`Paper-shaped causal LM (d = 512, 7 layers, d1 = 1536, random weights, vocabulary 512), one input${lastOnly ? ", last position only" : ""}${budgetMiB ? `, memory budget ${budgetMiB} MiB` : ""}, ${info.build} wasm.\n`);
+    console.log("| n | load (" + result.weights_mib + " MiB of f32 weights) | forward | throughput | wasm memory after load | peak wasm memory |");
+    console.log("|---:|---:|---:|---:|---:|---:|");
+    console.log(`| ${n.toLocaleString("en-US")} | ${result.load_s} s | ${result.forward_s.join(" / ")} s | ${result.tokens_per_s} tokens/s | ` +
+      `${result.wasm_memory_after_load_mib} MiB | ${result.wasm_memory_peak_mib} MiB |`);
+  }
 } finally {
   await server.close();
 }

@@ -11,6 +11,7 @@ import { runNdjson } from "./runtimes/spawn.js";
 import { type RunningWorkerd, bundleWithWrangler, freePort, startWorkerd, writeWorkerdConfig } from "./runtimes/workerd.js";
 
 const COMPAT_DATE = "2026-11-01";
+const NODE22 = join(repoRoot, "node_modules/node22/bin/node");
 const WORKER_MEMORY_LIMIT = 128 * 1024 * 1024;
 const TOKENS = 100_000;
 const EVERY = 2_000;
@@ -37,7 +38,7 @@ describe("workerd: a long generation in a Worker", () => {
     const port = await freePort();
     const inspectorPort = await freePort();
     running = await startWorkerd(writeWorkerdConfig(bundle, "long-worker.js", port, COMPAT_DATE), port, 30_000, inspectorPort);
-    const { lines } = await runNdjson(process.execPath, ["--experimental-websocket", "--no-warnings", join(runtimesDir, "inspector-heap-probe.mjs"), String(inspectorPort), `http://127.0.0.1:${port}/run`], {
+    const { lines } = await runNdjson(NODE22, ["--no-warnings", join(runtimesDir, "inspector-heap-probe.mjs"), String(inspectorPort), `http://127.0.0.1:${port}/run`], {
       cwd: dir,
       timeoutMs: 600_000,
     });
