@@ -19,9 +19,9 @@ const MODEL_DIR = `${ROOT}models/kjv-byte/`;
 const JSON_OUT = `${ROOT}benches/extrapolation.json`;
 const SVG_OUT = `${ROOT}docs/extrapolation.svg`;
 const TRAIN_LENGTH = 512;
-// The issue's lengths, then the two longer ones the 213 KB held-out split still fills with several windows.
+// The lengths of the paper's extrapolation table, then the two longer ones the 213 KB held-out split still fills with several windows.
 const DEFAULT_LENGTHS = [512, 1024, 2048, 4096, 8192, 14336, 16384, 28672];
-// The issue's target: bits per byte at this length no more than 5% above the value at the training length.
+// The target: bits per byte at this length no more than 5% above the value at the training length.
 const TARGET_LENGTH = 14336;
 const TARGET_RATIO = 1.05;
 const VARIANTS = [

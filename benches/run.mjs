@@ -35,6 +35,10 @@ const BENCHES = {
   "gemv.mjs": { title: "Dense layer GFLOP/s per weight storage", quick: [], build: "simd (pkg/simd)" },
   "long-input.mjs": { title: "Paper-shaped LM on one long input", quick: ["--quick"], build: "init()'s choice" },
   "extrapolation.mjs": { title: "Bits per byte by context length (the paper's headline)", quick: ["--quick"], build: "init()'s choice" },
+  "first-token.mjs": { title: "First token and peak RSS against maxNewTokens", quick: ["--runs", "2"], build: "init()'s choice" },
+  "fuzz.mjs": { title: "Fuzzing the public API", quick: ["--cases", "2000"], build: "init()'s choice" },
+  "window.mjs": { title: "Windowed decoding: memory and time per token against the context", quick: ["--quick", "--contexts", "1024,16384"], build: "simd (pkg/simd) and init()'s choice" },
+  "window-exactness.mjs": { title: "Windowed decoding against full-history references", quick: ["--quick"], build: "init()'s choice" },
 };
 /** benches/ files that are not benchmarks. */
 const NOT_BENCHES = new Set(["run.mjs"]);

@@ -79,7 +79,7 @@ const rows = [];
 
 // --- 2. paper-size LM, 32,768 positions, windowed decoder vs the unwindowed full forward ------------------------
 {
-  const n = quick ? 8_192 : 32_768;
+  const n = quick ? 4_096 : 32_768;
   const cfg = lmConfig({ gamma: 0.99 });
   const model = await tnn.loadModel(randomStateDict(cfg, 2023), { config: cfg, dtype: "int8", tokenizer: "none" });
   const V = model.vocabSize;
