@@ -2,7 +2,9 @@
 //   index.js      ESM for Node, Deno and Bun (reads its own .wasm from disk through node:fs)
 //   browser.js    ESM for browsers and Workers (no node: imports, so bundlers for the web accept it)
 //   cli.js        the `tnn` command (Node), sharing index.js
-//   index.d.ts    types for both
+//   gpt2.js, browser-gpt2.js   the `tnn/gpt2` entry (GPT-2's tokenizer with its 1 MB vocabulary) on top of
+//                 index.js and browser.js; browser.js itself never imports the vocabulary (see webWithoutGpt2)
+//   index.d.ts, gpt2.d.ts   types for both builds
 //   tnn-{relaxed,simd}-threads.wasm, tnn-relaxed.wasm, tnn-simd.wasm, tnn-scalar.wasm   the kernel builds, shipped as
 //                 files (never inlined: Workers cannot compile wasm from bytes, and base64 would cost a third more)
 // Run `npm run build:wasm` first; it writes pkg/<build> for each.
@@ -92,6 +94,28 @@ function noNodeBuiltins() {
   };
 }
 
+/**
+ * The browser/Worker build must not mention gpt-tokenizer: wrangler (esbuild) inlines dynamic imports into a Worker's
+ * single file, so the vocabulary would ride along in every byte-level Worker (a 1 MB bundle). Each dynamic import
+ * of it becomes the call that explains to import `tnn/gpt2` instead; the `tnn/gpt2` entry imports it statically.
+ */
+function webWithoutGpt2() {
+  const file = "ts/generate/gpt2-tokenizer.ts";
+  const imports = ['import("gpt-tokenizer/encoding/r50k_base")', 'import("gpt-tokenizer/bpeRanks/r50k_base")'];
+  return {
+    name: "tnn-web-without-gpt2",
+    transform(code, id) {
+      if (id.slice(root.length + 1).replaceAll("\\", "/") !== file) return null;
+      let out = code;
+      for (const i of imports) {
+        if (!out.includes(i)) this.error(`expected \`${i}\` in ${file}; update rollup.config.mjs to match`);
+        out = out.replaceAll(i, "gpt2NotInWebBuild()");
+      }
+      return { code: out, map: null };
+    },
+  };
+}
+
 const ts = () => typescript({
   tsconfig: "./tsconfig.json",
   include: ["ts/**/*.ts"],
@@ -126,35 +150,49 @@ const onwarn = (warning, warn) => {
   warn(warning);
 };
 
+/** The `tnn/gpt2` entry module: kept out of the main chunk so that only importing `tnn/gpt2` loads the vocabulary. */
+const isGpt2Entry = (id) => id.replaceAll("\\", "/").endsWith("/ts/gpt2.ts");
+
 export default [
   {
-    input: { index: "ts/index.ts", cli: "ts/cli/tnn.ts" },
+    input: { index: "ts/index.ts", cli: "ts/cli/tnn.ts", gpt2: "ts/gpt2.ts" },
     external: (id) => id.startsWith("node:") || isDep(id),
     plugins: [wasmAssets({ emit: true }), ts(), minify()],
     onwarn,
+    // index.js may export internals the gpt2 entry needs (under mangled names); otherwise it would become a facade
+    // over a second chunk.
+    preserveEntrySignatures: "allow-extension",
     output: {
       dir: "dist",
       format: "es",
       entryFileNames: "[name].js",
       chunkFileNames: "[name].js",
-      // Everything but the CLI lands in index.js (a manual chunk holding an entry module becomes that entry), and
-      // cli.js imports it from there, so the two share one wasm instance.
-      manualChunks: (id) => (id.includes("/ts/cli/") ? undefined : "tnn"),
+      // Everything but the CLI and the gpt2 entry lands in index.js (a manual chunk holding an entry module becomes
+      // that entry), and cli.js and gpt2.js import it from there, so all three share one wasm instance and classes.
+      manualChunks: (id) => (id.includes("/ts/cli/") || isGpt2Entry(id) ? undefined : "tnn"),
       banner: (chunk) => (chunk.name === "cli" ? "#!/usr/bin/env node" : ""),
     },
   },
   {
-    input: "ts/index.ts",
+    input: { browser: "ts/index.ts", "browser-gpt2": "ts/gpt2.ts" },
     external: (id) => isDep(id),
-    plugins: [noNodeBuiltins(), wasmAssets({ emit: false }), ts(), minify()],
+    plugins: [noNodeBuiltins(), webWithoutGpt2(), wasmAssets({ emit: false }), ts(), minify()],
     onwarn,
-    output: { file: "dist/browser.js", format: "es", inlineDynamicImports: true },
+    preserveEntrySignatures: "allow-extension",
+    output: {
+      dir: "dist",
+      format: "es",
+      entryFileNames: "[name].js",
+      // As above: browser-gpt2.js imports the shared code from browser.js.
+      manualChunks: (id) => (isGpt2Entry(id) ? undefined : "browser"),
+    },
   },
   {
-    input: "ts/index.ts",
+    input: { index: "ts/index.ts", gpt2: "ts/gpt2.ts" },
     external: (id) => id.startsWith("node:") || isDep(id),
     plugins: [dts({ tsconfig: "./tsconfig.json" })],
     onwarn,
-    output: { file: "dist/index.d.ts", format: "es" },
+    preserveEntrySignatures: "allow-extension",
+    output: { dir: "dist", format: "es", entryFileNames: "[name].d.ts", manualChunks: (id) => (isGpt2Entry(id) ? undefined : "index") },
   },
 ];

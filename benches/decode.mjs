@@ -1,4 +1,4 @@
-// Decode benchmark (issue 4): per-token cost of autoregressive decoding at long context, exact online (relaxed FFT)
+// Decode benchmark: per-token cost of autoregressive decoding at long context, exact online (relaxed FFT)
 // convolution against the naive O(t) history dot product, for
 //   1. the Toeplitz part alone: one layer's causal depthwise convolution, c channels (default 1536 = d1 of the
 //      paper's LM), driven through the raw wasm classes (pkg/simd);
@@ -127,7 +127,7 @@ async function stackPart(ctxs) {
 // --- report ---------------------------------------------------------------------------------------------------
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 const out = [];
-out.push(`## Decode (issue 4)`, ``, `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, simd128 wasm, one thread.`, ``);
+out.push(`## Decode`, ``, `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, simd128 wasm, one thread.`, ``);
 out.push(`### Toeplitz part: one layer, ${channels} channels`, ``);
 out.push(`| context | online tok/s | naive tok/s | speed-up | online p50 / p99 ms | naive p50 / p99 ms | online state MiB | naive state MiB | kernel MiB (shared) | kernel build ms |`);
 out.push(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);

@@ -1,4 +1,4 @@
-// Weight-storage benchmark (issue 6): GFLOP/s of the dense layer with float32, float16 and int8 weights, for the
+// Weight-storage benchmark: GFLOP/s of the dense layer with float32, float16 and int8 weights, for the
 // token-by-token decode shape (m = 1..4) and prefill shapes, k = 512, n = 1536 (the paper LM's d → d1 projection),
 // through the raw wasm kernels (pkg/simd or pkg/scalar).
 //   - "cache": the same matrix again and again, so the weights sit in cache;

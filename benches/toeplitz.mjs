@@ -1,4 +1,4 @@
-// Toeplitz mixing benchmark (issue 2): our wasm FFT path against three references in one process:
+// Toeplitz mixing benchmark: our wasm FFT path against three references in one process:
 //   naive  — the O(n²) product in plain JS (float64 accumulators);
 //   fft.js — a pure-JS FFT convolution on npm `fft.js` (real forward transform, cached kernel spectra);
 //   pffft  — the same convolution with @echogarden/pffft-wasm's simd build (cached kernel spectra).

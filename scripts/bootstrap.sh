@@ -56,6 +56,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# 3b. Everything from here runs under Node >= 22.12 (scripts/node.sh): the system's when it is new enough, else the
+#     Node 22 that npm ci just installed (devDependency node22), which is then worth a line in the log.
+system_node="$(node --version 2>/dev/null || echo none)"
+tool_node="$(bash scripts/node.sh --version)"
+if [ "$system_node" != "$tool_node" ]; then log "system Node is $system_node; the build and tests run under Node $tool_node from node_modules"; fi
+
 # 4. The builds (each skips itself when up to date).
 npm run --silent build:wasm
 npm run --silent build:ts

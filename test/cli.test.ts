@@ -4,9 +4,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backendInfo } from "../ts/core/wasm.js";
 import { parseArgs } from "../ts/cli/args.js";
 import { sumNegLogLikelihood } from "../ts/cli/eval-metrics.js";
 import { type CliIO } from "../ts/cli/io.js";
@@ -117,7 +118,8 @@ describe("tnn: usage and exit codes", () => {
       ["generate", "x", "--top-p", "0"],
       ["generate", "x", "--mode", "fast"],
       ["generate", "x", "--max-token", "5"],
-      ["eval"],
+      ["eval", "a", "b"],
+      ["eval", "--model", dir],
       ["eval", "f", "--lengths", "512,abc"],
       ["bench", "extra"],
       ["info", "a", "b"],
@@ -143,10 +145,19 @@ describe("tnn: usage and exit codes", () => {
     }
   });
 
+  it("names what is missing: a text file as TextFileError, a model as ModelFileError listing the shipped models", async () => {
+    const text = await run("eval", join(dir, "no-such-file.txt"), "--model", dir);
+    expect(text.stderr).toMatch(/^tnn eval: TextFileError: cannot read the text file .*no-such-file\.txt: no such file\n$/);
+    const model = await run("info", "no-such-model");
+    expect(model.stderr).toMatch(/^tnn info: ModelFileError: no such model: .*"no-such-model" is not a shipped model \(shipped: kjv-byte\)\n$/);
+    expect((await run("eval", dir, "--model", dir)).stderr).toMatch(/TextFileError: .*it is a directory/);
+  });
+
   it("rejects --max-tokens beyond the model's limit as a usage error", async () => {
-    const r = await run("generate", "x", "--model", dir, "--max-tokens", "70000");
+    // A decayed model's state stops growing past its window, so its limit is 2^26 tokens, not 65,536.
+    const r = await run("generate", "x", "--model", dir, "--max-tokens", String(2 ** 26));
     expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toContain("limit");
+    expect(r.stderr).toContain("exceeds the model's limit of 67108864 tokens");
   });
 });
 
@@ -181,6 +192,22 @@ describe("tnn commands", () => {
     expect(table.stdout).toMatch(/\|\s+64 \|\s+2 \|\s+128 \|/);
   });
 
+  it("eval without FILE reads the heldout.txt beside the model's weights", async () => {
+    const own = mkdtempSync(join(tmpdir(), "tnn-cli-heldout-"));
+    try {
+      for (const f of ["model.safetensors", "config.json"]) writeFileSync(join(own, f), readFileSync(join(dir, f)));
+      const heldout = "And the evening and the morning were the first day. ".repeat(7);
+      writeFileSync(join(own, "heldout.txt"), heldout);
+      const r = await run("eval", "--model", own, "--lengths", "64", "--json");
+      expect(r.code).toBe(EXIT.ok);
+      const j = JSON.parse(r.stdout) as { file: string; tokens: number };
+      expect(j.file).toBe(join(own, "heldout.txt"));
+      expect(j.tokens).toBe(heldout.length);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it("eval --gamma replaces the decay of every channel (the no-decay control)", async () => {
     const bytes = readFileSync(join(dir, "model.safetensors"));
     const file = parseSafetensors(withDecay(bytes, 1));
@@ -208,6 +235,28 @@ describe("tnn commands", () => {
       expect(j[k], k).toBeGreaterThan(0);
     }
     expect(j.stepMsP99).toBeGreaterThanOrEqual(j.stepMsP50!);
+  });
+
+  it("bench states what it measured on: runtime, wasm build, cores, CPU and the load average before and after", async () => {
+    const args = ["bench", "--model", dir, "--prompt-length", "16", "--new-tokens", "4"];
+    const j = JSON.parse((await run(...args, "--json")).stdout) as { conditions: Record<string, unknown> };
+    const c = j.conditions;
+    expect(c.runtime).toBe(`node ${process.versions.node}`);
+    expect(c.engine).toBe(`V8 ${process.versions.v8}`);
+    expect(c.build).toBe(backendInfo()!.build);
+    expect(c.cores).toBe(availableParallelism());
+    expect(c.cpu).toBe(cpus()[0]!.model.trim());
+    for (const k of ["loadAverageBefore", "loadAverageAfter"]) {
+      expect((c[k] as number[]).length, k).toBe(3);
+      for (const x of c[k] as number[]) expect(x).toBeGreaterThanOrEqual(0);
+    }
+    const table = await run(...args);
+    expect(table.code).toBe(EXIT.ok);
+    const onLine = table.stdout.split("\n").find((l) => l.startsWith("measured on: "));
+    expect(onLine).toContain(`node ${process.versions.node}`);
+    expect(onLine).toContain(`wasm ${backendInfo()!.build} build`);
+    expect(onLine).toContain(`${availableParallelism()} core`);
+    expect(onLine).toMatch(/load average \(1, 5, 15 min\) [\d.]+ [\d.]+ [\d.]+ before, [\d.]+ [\d.]+ [\d.]+ after/);
   });
 
   it("info prints the config and the parameter count", async () => {
@@ -252,6 +301,12 @@ describe.skipIf(!existsSync(CLI))("dist/cli.js as a process", () => {
 // The model shipped in models/kjv-byte (trained by tools/train.py): loads by default and predicts held-out text.
 describe("the shipped model", () => {
   const heldout = new URL("../models/kjv-byte/heldout.txt", import.meta.url).pathname;
+
+  it("is named kjv-byte on the command line, from any working directory", async () => {
+    const r = await run("info", "kjv-byte", "--json");
+    expect(r.code).toBe(EXIT.ok);
+    expect((JSON.parse(r.stdout) as { weights: string }).weights).toBe(new URL("../models/kjv-byte/model.safetensors", import.meta.url).pathname);
+  });
 
   it("is the default model of info: a byte-level causal LM", async () => {
     const r = await run("info", "--json");

@@ -1,5 +1,6 @@
 // The decay window of a causal kernel: the RPE bound holds at every offset sampled, and the tail past the window is
 // within float32 resolution of the sum it leaves, measured on the coefficients themselves far past the window.
+import { readdirSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Tensor, init } from "../ts/core/index.js";
 import { FLOAT32_ROUNDOFF } from "../ts/nn/decay-window.js";
@@ -58,6 +59,36 @@ describe("decay window", () => {
         for (let ch = 0; ch < layer.tno.channels; ch++) {
           expect(maxRaw[ch]).toBeLessThanOrEqual(B[ch]!);
           expect(tail[ch]).toBeLessThanOrEqual(FLOAT32_ROUNDOFF * kept[ch]!);
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
+  // Every registered architecture (fixtures built by the official code, random weights): the RPE variants they use
+  // (1 to 6 layers, widths 16 to 64, GTU v1/v2/v3 around them) all end in the norm → activation → Linear that the
+  // bound rests on.
+  const official = new URL("./fixtures/official/", import.meta.url);
+  const archs = readdirSync(official, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.includes("+")).map((e) => e.name);
+  it.each(archs)("official %s: the bound covers every |RPE(k)|; a decayed causal kernel's tail past K is below u·Σ_{k<K}|t_k|", async (name) => {
+    const model = await loadModel(new URL(`${name}/model.safetensors`, official).pathname, { kind: "auto" });
+    try {
+      for (const layer of model.body.layers) {
+        const tno = layer.tno;
+        const decays = tno.gamma !== undefined;
+        expect(Number.isFinite(tno.window)).toBe(decays);
+        const B = tno.rpe.bound();
+        // Offsets on both sides (encoders mix both ways), far past any window.
+        using raw = tno.rpe.forward(-20_000, 40_001);
+        const r = raw.data;
+        let worst = 0; // the largest |RPE(k)[c]| / B_c
+        for (let i = 0; i < r.length; i++) worst = Math.max(worst, Math.abs(r[i]!) / B[i % tno.channels]!);
+        expect(worst).toBeGreaterThan(0);
+        expect(worst).toBeLessThanOrEqual(1);
+        if (tno.causal && decays) {
+          const { kept, tail } = sums(tno, tno.window, tno.window + 10_000);
+          for (let ch = 0; ch < tno.channels; ch++) expect(tail[ch]).toBeLessThanOrEqual(FLOAT32_ROUNDOFF * kept[ch]!);
         }
       }
     } finally {

@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryBytes as wasmMemoryBytes } from "../ts/core/wasm.js";
-import { DecodeStateError, InvalidOptionError, ShapeError, ValueRangeError } from "../ts/core/errors.js";
+import { DecodeStateError, InvalidOptionError, OutOfMemoryError, ShapeError, ValueRangeError } from "../ts/core/errors.js";
+import { heapInUse, memoryBudget, setMemoryBudget } from "../ts/core/memory.js";
 import { CausalLM } from "../ts/generate/causal-lm.js";
 import { type DecodeMode } from "../ts/generate/decode-mode.js";
 import { loadModel } from "../ts/generate/load.js";
@@ -173,6 +174,30 @@ describe("decoder API", () => {
       expect(rowError(dec.step(ids[3]!), full, 3)).toBeLessThanOrEqual(1e-4);
     } finally {
       dec.dispose();
+    }
+  });
+
+  it("a growth refused by the memory budget frees the outgrown states and leaves the decoder broken until reset()", async () => {
+    // A model of its own: the shared one's idle cached kernels would be trimmed to make room.
+    const own = await loadModel(new URL("model.safetensors", FIXTURE).pathname);
+    const dec = own.decoder({ maxLength: 64 });
+    const budget = memoryBudget();
+    try {
+      dec.prefill(ids.subarray(0, 10));
+      for (let t = 10; t < 64; t++) dec.step(ids[t]!);
+      // Room for the histories the growth copies out, not for the next bucket's states and kernels.
+      setMemoryBudget(heapInUse() + dec.memoryBytes);
+      expect(() => dec.step(ids[64]!)).toThrow(OutOfMemoryError);
+      expect(dec.memoryBytes).toBe(0);
+      expect(() => dec.step(ids[64]!)).toThrow(DecodeStateError);
+      setMemoryBudget(budget);
+      dec.reset();
+      expect(rowError(dec.prefill(ids.subarray(0, 70)), full, 69)).toBeLessThanOrEqual(1e-4);
+      expect(rowError(dec.step(ids[70]!), full, 70)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      setMemoryBudget(budget);
+      dec.dispose();
+      own.dispose();
     }
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, InvalidOptionError, TokenizerError, ValueRangeError } from "../ts/core/errors.js";
-import { CausalLM } from "../ts/generate/causal-lm.js";
+import { CausalLM, DEFAULT_MAX_LENGTH, MAX_LENGTH_LIMIT } from "../ts/generate/causal-lm.js";
 import { TnnEncoder } from "../ts/models/encoder.js";
 import { type GeneratedToken, type GenerateOptions, type GenerateResult } from "../ts/generate/generate-options.js";
 import { generate } from "../ts/generate/generate.js";
@@ -172,13 +172,14 @@ describe("generate", () => {
 
   it("respects a lowered maxLength and needs a tokenizer for text prompts", () => {
     const saved = model.tokenizer;
+    const savedLength = model.maxLength;
     model.maxLength = 20;
     try {
       expect(() => generate(model, PROMPT, { maxNewTokens: 16 })).toThrow(ValueRangeError);
       model.tokenizer = undefined;
       expect(() => generate(model, "abc", {})).toThrow(TokenizerError);
     } finally {
-      model.maxLength = 65536;
+      model.maxLength = savedLength;
       model.tokenizer = saved;
     }
     expect(() => (model.maxLength = 0)).toThrow(ValueRangeError);
@@ -224,5 +225,19 @@ describe("loadModel (generate layer)", () => {
     await expect(loadModel(fixture("lm_pre_h1_decay"), { causalLMClass: CausalLM } as never)).rejects.toThrow(InvalidOptionError);
     await expect(loadModel(fixture("lm_pre_h1_decay"), { tokenizer: "bpe" as never })).rejects.toThrow(InvalidOptionError);
     await expect(loadModel(fixture("lm_pre_h1_decay"), { maxLength: 0 })).rejects.toThrow(ValueRangeError);
+  });
+
+  it("lets a model whose every kernel decays generate without a length limit of its own, and keeps one otherwise", async () => {
+    const decayed = await loadModel(fixture("lm_pre_h1_decay"));
+    const flat = await loadModel(fixture("lm_pre_h1_nodecay_n1024"));
+    try {
+      expect(decayed.maxLength).toBe(MAX_LENGTH_LIMIT);
+      expect(flat.maxLength).toBe(DEFAULT_MAX_LENGTH);
+      expect(() => generate(flat, [1, 2], { maxNewTokens: DEFAULT_MAX_LENGTH })).toThrow(ValueRangeError);
+      expect(() => generate(decayed, [1, 2], { maxNewTokens: 1_000_000 })).not.toThrow();
+    } finally {
+      decayed.dispose();
+      flat.dispose();
+    }
   });
 });

@@ -65,7 +65,7 @@ describe("golden fixtures (float64 reference)", () => {
     console.log(`int8 relative logit error: ${errors.join(", ")}`);
   });
 
-  // The issue's "done when": official-named weights with no config at all load and give the reference logits.
+  // Official-named weights with no config at all load and give the reference logits.
   const fromNames = names.filter((name) => readFixture(name).configFromNames);
   it("has fixtures whose config follows from the weights' names", () => {
     expect(fromNames.length).toBeGreaterThanOrEqual(3);

@@ -14,6 +14,8 @@ import { type CausalLM } from "../ts/generate/causal-lm.js";
 import { loadModel } from "../ts/generate/load.js";
 import { configFromJSON } from "../ts/models/config.js";
 import { config, generateOptions, ids, keepsContract, notText, outcome, safetensorsFile, source } from "./fuzz/cases.mjs";
+import { errorOf } from "./helpers/error-of.js";
+import { editHeader } from "./helpers/safetensors-writer.js";
 
 const FILE = new Uint8Array(readFileSync(new URL("./fixtures/official/tnn_v2_decay_99_pre/model.safetensors", import.meta.url)));
 let model: CausalLM;
@@ -24,33 +26,18 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
 /** A header naming tensors it does not hold: the shape of `name` replaced, the data left as it is. */
 function claiming(name: string, dims: number[]): Uint8Array {
-  const n = Number(new DataView(FILE.buffer, FILE.byteOffset).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(FILE.subarray(8, 8 + n)));
-  const bytes = dims.reduce((a, b) => a * b, 4);
-  const entry = header[name];
-  const shift = bytes - (entry.data_offsets[1] - entry.data_offsets[0]);
-  for (const v of Object.values(header) as { data_offsets?: number[] }[]) {
-    if (v.data_offsets && v.data_offsets[0]! > entry.data_offsets[0]) v.data_offsets = v.data_offsets.map((o) => o + shift);
-  }
-  entry.shape = dims;
-  entry.data_offsets = [entry.data_offsets[0], entry.data_offsets[0] + bytes];
-  const text = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + text.length + (FILE.length - 8 - n));
-  new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
-  out.set(text, 8);
-  out.set(FILE.subarray(8 + n), 8 + text.length);
-  return out;
+  return editHeader(FILE, (header) => {
+    const bytes = dims.reduce((a, b) => a * b, 4);
+    const entry = header[name];
+    const shift = bytes - (entry.data_offsets[1] - entry.data_offsets[0]);
+    for (const v of Object.values(header) as { data_offsets?: number[] }[]) {
+      if (v.data_offsets && v.data_offsets[0]! > entry.data_offsets[0]) v.data_offsets = v.data_offsets.map((o) => o + shift);
+    }
+    entry.shape = dims;
+    entry.data_offsets = [entry.data_offsets[0], entry.data_offsets[0] + bytes];
+  });
 }
 
 /** A stream over `bytes` in 1 KB chunks. */

@@ -10,6 +10,7 @@ import { loadModel } from "../ts/generate/load.js";
 import { type Embedding, type Linear } from "../ts/nn/index.js";
 import { type SnakeConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
+import { errorOf } from "./helpers/error-of.js";
 import { type RawTensor, writeSafetensors } from "./helpers/safetensors-writer.js";
 
 beforeAll(async () => {
@@ -74,14 +75,6 @@ function expectLogits(model: TnnForCausalLM, W: Map<string, RawTensor>, c: Snake
   expect(diff, `max |Δ| ${diff} vs max |ref| ${scale}`).toBeLessThanOrEqual(rel * scale);
 }
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** Half bits of `x`, which must be a multiple of 2^-10 below 2 in magnitude (exactly representable, no rounding). */
 function exactHalfBits(x: number): number {

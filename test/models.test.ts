@@ -12,6 +12,7 @@ import { loadModel } from "../ts/generate/load.js";
 import { type Embedding } from "../ts/nn/index.js";
 import { classify64, encoderConfig, lmConfig, logits64, randomStateDict } from "./helpers/random-state-dict.js";
 import { maxDiff } from "./helpers/reference64.js";
+import { errorOf } from "./helpers/error-of.js";
 import { writeSafetensors } from "./helpers/safetensors-writer.js";
 
 beforeAll(async () => {
@@ -26,14 +27,6 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel = 1e-4
 
 const ids = (n: number, V: number, seed: number): number[] => Array.from({ length: n }, (_, i) => (i * 7 + seed * 13 + ((i * i) % 5)) % V);
 
-async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 describe("TnnForCausalLM", () => {
   const cfg = lmConfig({ n_heads: 2 });

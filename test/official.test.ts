@@ -10,6 +10,7 @@ import { CausalLM } from "../ts/generate/causal-lm.js";
 import { loadModel } from "../ts/generate/load.js";
 import { TnnEncoder } from "../ts/models/encoder.js";
 import { maxDiff } from "./helpers/reference64.js";
+import { editHeader } from "./helpers/safetensors-writer.js";
 
 const DIR = new URL("./fixtures/official/", import.meta.url);
 
@@ -147,16 +148,7 @@ describe("official architectures (fairseq-evo, float64)", () => {
 
 /** The file's bytes with `__metadata__` removed: what a checkpoint converted by another tool looks like. */
 function withoutMetadata(path: string): Uint8Array {
-  const file = new Uint8Array(readFileSync(path));
-  const n = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
-  delete header.__metadata__;
-  const text = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + text.length + (file.length - 8 - n));
-  new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
-  out.set(text, 8);
-  out.set(file.subarray(8 + n), 8 + text.length);
-  return out;
+  return editHeader(new Uint8Array(readFileSync(path)), (header) => delete header.__metadata__);
 }
 
 /** Settings no tensor shows: without a recorded architecture these load as the paper's configuration instead. */

@@ -39,11 +39,27 @@ describe("the packed package", () => {
     files = execFileSync("tar", ["-tzf", project.tarball], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
   });
 
-  it("holds the bundles, types and every wasm build, and no sources", () => {
-    for (const f of ["package.json", "dist/index.js", "dist/browser.js", "dist/index.d.ts", ...Object.keys(WASM_BUDGET).map((w) => `dist/${w}`)]) {
+  it("holds the bundles, types, every wasm build and the shipped model with its held-out text, and no sources", () => {
+    for (const f of [
+      "package.json", "dist/index.js", "dist/browser.js", "dist/index.d.ts", "dist/gpt2.js", "dist/browser-gpt2.js", "dist/gpt2.d.ts",
+      ...Object.keys(WASM_BUDGET).map((w) => `dist/${w}`), "models/kjv-byte/model.safetensors", "models/kjv-byte/config.json",
+      // `tnn eval` without FILE, the model card and `tnn help` all point at it.
+      "models/kjv-byte/heldout.txt",
+    ]) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => /^(ts|pkg|test|crates|tools|benches|scripts)\//.test(f) || f.endsWith("heldout.txt"))).toEqual([]);
+    expect(files.filter((f) => /^(ts|pkg|test|crates|tools|benches|scripts)\//.test(f))).toEqual([]);
+  });
+
+  it("keeps GPT-2's vocabulary out of the browser/Worker build: only the tnn/gpt2 entries import gpt-tokenizer", () => {
+    const dist = join(project.pkgDir, "dist");
+    const importsOf = (f: string) => [...readFileSync(join(dist, f), "utf8").matchAll(/\bimport\s*\(?\s*(?:[^"'()]*?\bfrom\s*)?["']([^"']+)["']/g)].map((m) => m[1]!);
+    for (const f of jsClosure(dist, "browser.js")) expect(importsOf(f).filter((i) => i.startsWith("gpt-tokenizer")), f).toEqual([]);
+    expect(importsOf("browser-gpt2.js")).toEqual(expect.arrayContaining(["gpt-tokenizer/encoding/r50k_base", "gpt-tokenizer/bpeRanks/r50k_base"]));
+    // Node, Deno and Bun load it on demand from the main entry (a dynamic import), and statically from tnn/gpt2.
+    expect(importsOf("index.js")).toEqual(expect.arrayContaining(["gpt-tokenizer/encoding/r50k_base"]));
+    expect(importsOf("gpt2.js")).toEqual(expect.arrayContaining(["gpt-tokenizer/encoding/r50k_base", "./index.js"]));
+    expect(importsOf("browser-gpt2.js")).toContain("./browser.js");
   });
 
   it("resolves every path of its exports map and bin to a shipped file", () => {
@@ -57,12 +73,16 @@ describe("the packed package", () => {
     }
     for (const t of targets) expect(files).toContain(t.replace(/^\.\//, ""));
     // Conditions are matched in order: Workers (wrangler) and Deno must meet their own entry before browser/node.
-    const order = Object.keys(pkg.exports["."] as Record<string, string>);
-    expect(order[0]).toBe("types");
-    expect(order.indexOf("workerd")).toBeLessThan(order.indexOf("browser"));
-    expect(order.indexOf("worker")).toBeLessThan(order.indexOf("browser"));
-    expect(order.indexOf("deno")).toBeLessThan(order.indexOf("node"));
-    expect(order.at(-1)).toBe("default");
+    const conditional = Object.entries(pkg.exports).filter(([, v]) => typeof v !== "string");
+    expect(conditional.map(([k]) => k)).toEqual([".", "./gpt2"]);
+    for (const [key, v] of conditional) {
+      const order = Object.keys(v as Record<string, string>);
+      expect(order[0], key).toBe("types");
+      expect(order.indexOf("workerd"), key).toBeLessThan(order.indexOf("browser"));
+      expect(order.indexOf("worker"), key).toBeLessThan(order.indexOf("browser"));
+      expect(order.indexOf("deno"), key).toBeLessThan(order.indexOf("node"));
+      expect(order.at(-1), key).toBe("default");
+    }
   });
 
   it("keeps each entry's JavaScript under 50 KB gzipped and each .wasm within its gzipped budget, with no inlined wasm", () => {
@@ -70,7 +90,7 @@ describe("the packed package", () => {
     const js: Record<string, number> = {};
     const wasm: Record<string, number> = {};
     const record: Record<string, unknown> = {};
-    for (const entry of ["index.js", "browser.js"]) {
+    for (const entry of ["index.js", "browser.js", "gpt2.js", "browser-gpt2.js"]) {
       const closure = jsClosure(dist, entry);
       let total = 0;
       for (const f of closure) {

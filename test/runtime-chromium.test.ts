@@ -86,6 +86,26 @@ describe("Chromium runs the packed package in a page", () => {
     expect(problems).toEqual([]);
     // Greedy, from the same prompt: it starts with the continuation the scenario checked.
     expect(text!.startsWith(SHIPPED_PROMPT + (await expectedTokens()).shippedText)).toBe(true);
+
+    // Generate pressed twice in a row: the second press must replace the first run, not interleave with it. The
+    // paragraph must equal what one uninterrupted press gives (greedy, so the same text every time).
+    await page.fill("#prompt", "And God said");
+    await page.click("button");
+    await Promise.race([page.waitForSelector("body[data-done=true]", { timeout: 120_000 }), failed]);
+    const once = await page.textContent("#out");
+    expect(once!.startsWith("And God said")).toBe(true);
+    expect(once!.length).toBeGreaterThan("And God said".length + 100);
+    // Both presses in one task, so the first run has certainly not finished when the second starts.
+    await page.evaluate(() => {
+      const button = document.querySelector("button")!;
+      button.click();
+      button.click();
+    });
+    await Promise.race([page.waitForSelector("body[data-done=true]", { timeout: 120_000 }), failed]);
+    // Any run still writing would show up after the done flag: give it the time of many steps, then read.
+    await page.waitForTimeout(500);
+    expect(await page.textContent("#out")).toBe(once);
+    expect(problems).toEqual([]);
     await page.close();
   });
 });

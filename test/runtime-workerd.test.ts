@@ -2,7 +2,8 @@
  * workerd, Cloudflare's runtime: the packed package inside a real Worker, bundled by wrangler and served on loopback.
  * The Worker imports the .wasm as a module and streams tokens in its HTTP response.
  */
-import { cpSync, createReadStream, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, createReadStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { type AddressInfo } from "node:net";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -11,11 +12,14 @@ import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, expect
 import { type PackedProject, packedProject, repoRoot, runDir, runtimesDir } from "./runtimes/packed-project.js";
 import { runNdjson, tokensAndResult } from "./runtimes/spawn.js";
 import { SHIPPED_NEW_TOKENS, SHIPPED_PROMPT } from "./runtimes/scenario.mjs";
-import { type RunningWorkerd, bundleWithWrangler, freePort, startWorkerd, writeWorkerdConfig } from "./runtimes/workerd.js";
+import { type RunningWorkerd, bundleWithWrangler, bundleWithWranglerOutput, freePort, startWorkerd, writeWorkerdConfig } from "./runtimes/workerd.js";
 import { PAPER_LM_FULL_CONFIG, paperLmFullF16, paperLmIds } from "./helpers/paper-lm.js";
 import { type CausalLM, init, loadModel } from "../ts/index.js";
 
 const COMPAT_DATE = "2026-11-01";
+const NODE22 = join(repoRoot, "node_modules/node22/bin/node");
+/** The byte-level Worker's JavaScript, gzipped: the package's browser build plus the Worker, without GPT-2's vocabulary. */
+const WORKER_JS_BUDGET = 60 * 1024;
 /** Cloudflare's limit per isolate, wasm memory included. */
 const WORKER_MEMORY_LIMIT = 128 * 1024 * 1024;
 
@@ -90,7 +94,19 @@ describe("workerd runs the packed package in a Worker", () => {
     const dir = join(project.dir, `example-worker-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     cpSync(join(repoRoot, "examples/worker"), dir, { recursive: true });
-    const bundle = bundleWithWrangler(dir);
+    const { out: bundle, log } = bundleWithWranglerOutput(dir);
+    // wrangler.toml's [[rules]] must not make wrangler warn (it did on every start without `fallthrough = true`).
+    expect(log).not.toMatch(/does not have a fallback|\[WARNING\]/);
+    // What a deployment uploads: every JavaScript module of the bundle, gzipped (the .wasm and the weights are not JS).
+    const js = readdirSync(bundle).filter((f) => /\.m?js$/.test(f));
+    const jsBytes = js.reduce((n, f) => n + readFileSync(join(bundle, f)).length, 0);
+    const jsGzipped = js.reduce((n, f) => n + gzipSync(readFileSync(join(bundle, f)), { level: 9 }).length, 0);
+    mkdirSync(join(repoRoot, "test/artifacts"), { recursive: true });
+    writeFileSync(join(repoRoot, "test/artifacts/worker-bundle.json"), JSON.stringify({
+      note: "wrangler deploy --dry-run --outdir of examples/worker with the packed tarball; JavaScript modules only, gzip level 9",
+      files: readdirSync(bundle), jsFiles: js, jsBytes, jsGzippedBytes: jsGzipped,
+    }, null, 2));
+    expect(jsGzipped, `${js.join(" + ")} gzipped`).toBeLessThan(WORKER_JS_BUDGET);
     const port = await freePort();
     running = await startWorkerd(writeWorkerdConfig(bundle, "index.js", port, COMPAT_DATE), port);
     const maxTokens = SHIPPED_NEW_TOKENS;
@@ -117,6 +133,29 @@ describe("workerd runs the packed package in a Worker", () => {
       readyMs: Math.round(readyMs), emptyWorkerReadyMs: Math.round(empty.readyMs), generatedBytes: text.length, chunks,
     }, null, 2));
     expect(peak).toBeLessThan(WORKER_MEMORY_LIMIT);
+  });
+
+  it("imports GPT-2's tokenizer from tnn/gpt2, while the main entry's own loader explains where it went", async () => {
+    const dir = join(project.dir, `gpt2-worker-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    cpSync(join(runtimesDir, "worker", "gpt2-worker.mjs"), join(dir, "gpt2-worker.mjs"));
+    cpSync(join(runtimesDir, "worker", "gpt2-wrangler.toml"), join(dir, "wrangler.toml"));
+    const bundle = bundleWithWrangler(dir);
+    const port = await freePort();
+    running = await startWorkerd(writeWorkerdConfig(bundle, "gpt2-worker.js", port, COMPAT_DATE), port);
+    const res = await fetch(`http://127.0.0.1:${port}/run`, { signal: AbortSignal.timeout(60_000) });
+    expect(res.status).toBe(200);
+    const got = (await res.json()) as {
+      ids: number[]; sameClass: boolean; mainEntry: { name?: string; message?: string; loaded?: boolean }; mainEntryAfter: number[];
+    };
+    // GPT-2's ids of "Hello" and " world", as published with its vocabulary.
+    expect(got.ids).toEqual([15496, 995]);
+    // One class for both entries: tnn/gpt2 shares the main entry's code rather than a copy of it.
+    expect(got.sameClass).toBe(true);
+    expect(got.mainEntry.name).toBe("TokenizerError");
+    expect(got.mainEntry.message).toContain('"tnn/gpt2"');
+    // A refusal is not cached: once tnn/gpt2 has supplied the vocabulary, the main entry's loader has it too.
+    expect(got.mainEntryAfter).toEqual([15496, 995]);
   });
 
   // Wasm budgets per storage: Cloudflare counts the isolate's JS heap and its wasm memory against 128 MB; the wasm
@@ -155,9 +194,9 @@ describe("workerd runs the packed package in a Worker", () => {
         const inspectorPort = await freePort();
         const config = writeWorkerdConfig(bundle, "paper-worker.js", port, COMPAT_DATE, [{ binding: "WEIGHTS", address }]);
         running = await startWorkerd(config, port, 30_000, inspectorPort);
-        // The request goes through a probe that polls the isolate's heap meanwhile (Node 20 has WebSocket behind a flag).
+        // The request goes through a probe that polls the isolate's heap meanwhile, over a WebSocket (Node 22+).
         const probe = join(runtimesDir, "inspector-heap-probe.mjs");
-        const { lines: probed } = await runNdjson(process.execPath, ["--experimental-websocket", "--no-warnings", probe, String(inspectorPort), `http://127.0.0.1:${port}/run`], {
+        const { lines: probed } = await runNdjson(NODE22, ["--no-warnings", probe, String(inspectorPort), `http://127.0.0.1:${port}/run`], {
           cwd: dir,
           timeoutMs: 300_000,
         });

@@ -10,7 +10,7 @@ Windows, for context length L: the text's bytes b are cut into consecutive non-o
 s = 0, L, 2L, ... while s + L + 1 <= len(b); the model reads b[s : s+L] and is scored on predicting
 b[s+1 : s+L+1], every position counting (so position i sees i+1 bytes of context). bits/byte =
 Σ −log2 p(target) / (number of targets). Perplexity is reported per byte: 2^(bits/byte).
---gamma-override replaces every stored λ (1.0 = decay removed, the control in issue 5).
+--gamma-override replaces every stored λ (1.0 = decay removed: the control of the length-extrapolation table).
 """
 
 from __future__ import annotations

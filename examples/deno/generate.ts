@@ -1,5 +1,7 @@
 // Streams text from the model shipped inside the package.
-//   deno add npm:tnn && deno run --allow-read generate.ts "In the beginning" 200
+//   deno run --allow-read generate.ts "In the beginning" 200
+// in a project where the tnn tarball is installed into node_modules (README.md, "Install"; the package is not on
+// the npm registry yet, so `deno add npm:tnn` cannot find it).
 import { loadModel } from "tnn";
 
 const [prompt = "In the beginning", maxTokens = "200"] = Deno.args;

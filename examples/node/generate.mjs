@@ -1,5 +1,6 @@
 // Streams text from the model shipped inside the package.
-//   npm install tnn && node generate.mjs "In the beginning" 200
+//   node generate.mjs "In the beginning" 200        (or: bun generate.mjs ...)
+// in a project where the tnn tarball is installed (README.md, "Install"; the package is not on the npm registry yet).
 import { loadModel } from "tnn";
 
 const [prompt = "In the beginning", maxTokens = "200"] = process.argv.slice(2);

@@ -23,6 +23,14 @@ export function assembleSafetensors(header: string, data: Uint8Array, headerLeng
   return out;
 }
 
+/** `file` with its header JSON passed through `edit` (which changes it in place); the data section kept as it is. */
+export function editHeader(file: Uint8Array, edit: (header: Record<string, any>) => void): Uint8Array {
+  const n = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+  edit(header);
+  return assembleSafetensors(JSON.stringify(header), file.subarray(8 + n));
+}
+
 /** A valid file holding `tensors` in insertion order. */
 export function writeSafetensors(tensors: Record<string, RawTensor> | Map<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);

@@ -22,7 +22,7 @@ import { NEW_TOKENS, PROMPT_LENGTH, SHIPPED_NEW_TOKENS, SHIPPED_PROMPT } from ".
 
 /** A small causal LM with f16 weights (the shipped model's storage format). */
 export const FIXTURE = "lm_pre_h1_decay_f16";
-/** The issue's tolerance: 1e-4 relative to the logits' largest magnitude. */
+/** The tolerance: 1e-4 relative to the logits' largest magnitude. */
 const RELATIVE_TOLERANCE = 1e-4;
 
 export interface ScenarioResult {

@@ -1,8 +1,8 @@
 // Fetches a Worker's URL while polling the isolate's heap over workerd's inspector (Chrome DevTools protocol,
 // `Runtime.getHeapUsage` every 10 ms), then prints the Worker's NDJSON lines and a last {"heap": maxima} line:
 // usedSize and totalSize of the JS heap, and backingStorageSize, the ArrayBuffers outside it (wasm memory is not
-// among them). Node 20 needs --experimental-websocket.
-// Usage: node --experimental-websocket inspector-heap-probe.mjs INSPECTOR_PORT URL
+// among them). Needs a global WebSocket (Node 22 and later).
+// Usage: node inspector-heap-probe.mjs INSPECTOR_PORT URL
 const [port, url] = process.argv.slice(2);
 const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
 if (!targets.length) throw new Error("no inspector target");

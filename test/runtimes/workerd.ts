@@ -1,22 +1,30 @@
 /**
  * Runs a Worker the way Cloudflare does, offline: wrangler bundles it (`deploy --dry-run`, which resolves "tnn"
  * through the `workerd` export condition and turns .wasm imports into module imports), then workerd serves the
- * bundle on 127.0.0.1 from a generated config. Wrangler 4 refuses Node 20, so it runs under the Bun from
- * devDependencies, which reports a newer Node version.
+ * bundle on 127.0.0.1 from a generated config. Wrangler 4 needs Node 22.12 or later: it runs under the Node 22 from
+ * devDependencies, whatever Node runs the tests.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { binDir, repoRoot } from "./packed-project.js";
+import { repoRoot } from "./packed-project.js";
 
 const WORKERD = join(repoRoot, "node_modules/workerd/bin/workerd");
 const WRANGLER = join(repoRoot, "node_modules/wrangler/bin/wrangler.js");
+const NODE22 = join(repoRoot, "node_modules/node22/bin/node");
 
-/** Bundles the Worker in `dir` (which holds wrangler.toml) into `dir/bundle`; returns that folder. */
+/**
+ * Bundles the Worker in `dir` (which holds wrangler.toml) into `dir/bundle`; returns that folder and what wrangler
+ * printed (its warnings included).
+ */
 export function bundleWithWrangler(dir: string): string {
+  return bundleWithWranglerOutput(dir).out;
+}
+
+export function bundleWithWranglerOutput(dir: string): { out: string; log: string } {
   const out = join(dir, "bundle");
-  const r = spawnSync(join(binDir, "bun"), [WRANGLER, "deploy", "--dry-run", "--outdir", out], {
+  const r = spawnSync(NODE22, [WRANGLER, "deploy", "--dry-run", "--outdir", out], {
     cwd: dir,
     encoding: "utf8",
     timeout: 120_000,
@@ -24,7 +32,7 @@ export function bundleWithWrangler(dir: string): string {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1", WRANGLER_LOG_PATH: join(dir, "wrangler-logs") },
   });
   if (r.status !== 0) throw new Error(`wrangler failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return out;
+  return { out, log: r.stdout + r.stderr };
 }
 
 function moduleKind(file: string): string | undefined {

@@ -1,9 +1,10 @@
 /**
- * Finding and loading the model the CLI runs: `--model` (a directory with model.safetensors and config.json, or a
- * .safetensors file), `--config`, `--dict`, or the model shipped with the package.
+ * Finding and loading the model the CLI runs: `--model` (a directory with model.safetensors and config.json, a
+ * .safetensors file, or the name of a model shipped with the package), `--config`, `--dict`, or by default the
+ * shipped model.
  * @module
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TnnError } from "../core/errors.js";
@@ -17,13 +18,25 @@ export class ModelFileError extends TnnError {}
 export const DEFAULT_MODEL_NAME = "kjv-byte";
 
 /**
- * The shipped model's directory. The CLI runs from ts/cli (development) or from the bundle in dist/, so both
+ * The package's models/ directory. The CLI runs from ts/cli (development) or from the bundle in dist/, so both
  * relative places are tried.
  */
-export function defaultModelDir(): string {
+export function shippedModelsDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, "..", "..", "models", DEFAULT_MODEL_NAME), join(here, "..", "models", DEFAULT_MODEL_NAME)];
-  return candidates.find((d) => existsSync(join(d, "model.safetensors"))) ?? candidates[0]!;
+  const candidates = [join(here, "..", "..", "models"), join(here, "..", "models")];
+  return candidates.find((d) => existsSync(join(d, DEFAULT_MODEL_NAME, "model.safetensors"))) ?? candidates[0]!;
+}
+
+/** The shipped model's directory. */
+export function defaultModelDir(): string {
+  return join(shippedModelsDir(), DEFAULT_MODEL_NAME);
+}
+
+/** Names of the models shipped with the package: the directories of models/ that hold a model.safetensors. */
+export function shippedModelNames(): string[] {
+  const dir = shippedModelsDir();
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => existsSync(join(dir, n, "model.safetensors"))).sort();
 }
 
 /** The files of one model. */
@@ -33,16 +46,24 @@ export interface ModelFiles {
   readonly config: string | undefined;
   /** fairseq dict.txt, if any. */
   readonly dictionary: string | undefined;
+  /** The directory the weights are in, where files that come with a model (heldout.txt) are looked for. */
+  readonly dir: string;
 }
 
 /**
- * Resolves `--model`/`--config`/`--dict` to files.
- * @throws {ModelFileError} a path that does not exist, or a directory without model.safetensors
+ * Resolves `--model`/`--config`/`--dict` to files. A model is a path (directory or .safetensors file, relative to
+ * the working directory) or, when no such path exists, the name of a shipped model (`kjv-byte`), so that the same
+ * command works in a clone and from an installed package.
+ * @throws {ModelFileError} neither an existing path nor a shipped model's name, or a directory without model.safetensors
  */
 export function modelFiles(model: string | undefined, config?: string, dict?: string): ModelFiles {
-  const path = resolve(model ?? defaultModelDir());
+  let path = resolve(model ?? defaultModelDir());
+  if (model !== undefined && !existsSync(path) && shippedModelNames().includes(model)) path = join(shippedModelsDir(), model);
   if (!existsSync(path)) {
-    throw new ModelFileError(model === undefined ? `the shipped model is missing: ${path} (run the bootstrap or pass --model)` : `no such model: ${path}`);
+    if (model === undefined) throw new ModelFileError(`the shipped model is missing: ${path} (run the bootstrap or pass --model)`);
+    const names = shippedModelNames();
+    throw new ModelFileError(`no such model: ${path} is not a file or directory, and ${JSON.stringify(model)} is not a shipped model` +
+      (names.length ? ` (shipped: ${names.join(", ")})` : ""));
   }
   let weights = path;
   let dir = dirname(path);
@@ -55,7 +76,7 @@ export function modelFiles(model: string | undefined, config?: string, dict?: st
   if (cfg !== undefined && !existsSync(cfg)) throw new ModelFileError(`no such config file: ${cfg}`);
   const dic = dict !== undefined ? resolve(dict) : existsSync(join(dir, "dict.txt")) ? join(dir, "dict.txt") : undefined;
   if (dic !== undefined && !existsSync(dic)) throw new ModelFileError(`no such dictionary file: ${dic}`);
-  return { weights, config: cfg, dictionary: dic };
+  return { weights, config: cfg, dictionary: dic, dir };
 }
 
 /** Loads the model of {@link modelFiles}; `gamma` replaces every channel's decay λ (1 = no decay). */

@@ -13,6 +13,7 @@ import { BENCH_HELP, benchCommand } from "./commands/bench.js";
 import { EVAL_HELP, evalCommand } from "./commands/eval.js";
 import { GENERATE_HELP, generateCommand } from "./commands/generate.js";
 import { INFO_HELP, infoCommand } from "./commands/info.js";
+import { DEFAULT_MODEL_NAME } from "./model-files.js";
 import { type CliIO, processIO } from "./io.js";
 import { UsageError } from "./usage-error.js";
 
@@ -34,10 +35,12 @@ Toeplitz Neural Networks in WebAssembly. Commands:
 ${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(9)} ${c.summary}`).join("\n")}
   help      show help for a command: tnn help <command>
 
-Without --model, commands use the byte-level model shipped with the package (models/kjv-byte).
+A MODEL (--model, tnn info MODEL) is a directory holding model.safetensors and config.json, a .safetensors
+file, or the name of a model shipped with the package: ${DEFAULT_MODEL_NAME}, the default.
 Examples:
   tnn generate "In the beginning" --max-tokens 200 --seed 1
-  tnn eval models/kjv-byte/heldout.txt --lengths 512,2048,14336
+  tnn eval --lengths 512,14336             # the shipped model on its held-out text (its heldout.txt)
+  tnn info ${DEFAULT_MODEL_NAME}
 `;
 
 /** The package version, from package.json beside the sources or the bundle. */

@@ -85,43 +85,64 @@ export interface ConvState {
   dispose(): void;
 }
 
-interface WasmConvState {
-  prefill(kernel: never, v: number, n: number, y: number): boolean;
-  step(kernel: never, v: number, y: number): boolean;
+/** What every wasm decode state has: its position, its bytes, a reset, and its memory to free. */
+interface WasmState {
   position(): number;
-  copy_history?(out: number): void;
-  reset(): void;
   memory_bytes(): number;
+  reset(): void;
   free(): void;
 }
 
-/** Wraps a wasm state whose kernel must be passed on every call. */
-class KernelConv implements ConvState {
-  readonly capacity: number;
-  readonly #kernel: { raw: unknown };
-  #s: WasmConvState | undefined;
+interface WasmConvState extends WasmState {
+  prefill(kernel: never, v: number, n: number, y: number): boolean;
+  step(kernel: never, v: number, y: number): boolean;
+  copy_history?(out: number): void;
+}
 
-  constructor(state: WasmConvState, kernel: { raw: unknown }, capacity: number) {
+/** Owns one wasm state: the members every kind of state shares, and the use-after-dispose check. */
+abstract class OwnedState<S extends WasmState> {
+  #s: S | undefined;
+
+  constructor(state: S) {
     this.#s = state;
-    this.#kernel = kernel;
-    this.capacity = capacity;
   }
 
-  #state(): WasmConvState {
+  protected get state(): S {
     if (!this.#s) throw new DisposedError("decode state used after dispose()");
     return this.#s;
   }
 
   get position(): number {
-    return this.#state().position();
+    return this.state.position();
   }
 
   get memoryBytes(): number {
-    return this.#state().memory_bytes();
+    return this.state.memory_bytes();
+  }
+
+  reset(): void {
+    this.state.reset();
+  }
+
+  dispose(): void {
+    this.#s?.free();
+    this.#s = undefined;
+  }
+}
+
+/** Wraps a wasm state whose kernel must be passed on every call. */
+class KernelConv extends OwnedState<WasmConvState> implements ConvState {
+  readonly capacity: number;
+  readonly #kernel: { raw: unknown };
+
+  constructor(state: WasmConvState, kernel: { raw: unknown }, capacity: number) {
+    super(state);
+    this.#kernel = kernel;
+    this.capacity = capacity;
   }
 
   prefill(v: F32, n: number, y: F32): void {
-    const s = this.#state();
+    const s = this.state;
     if (!s.prefill(this.#kernel.raw as never, v.ptr, n, y.ptr)) {
       throw new DecodeStateError(
         s.position() !== 0
@@ -132,24 +153,15 @@ class KernelConv implements ConvState {
   }
 
   step(v: F32, y: F32): void {
-    if (!this.#state().step(this.#kernel.raw as never, v.ptr, y.ptr)) {
+    if (!this.state.step(this.#kernel.raw as never, v.ptr, y.ptr)) {
       throw new DecodeStateError(`the decode state is full: it holds ${this.capacity} positions`);
     }
   }
 
   history(out: F32): void {
-    const s = this.#state();
+    const s = this.state;
     if (!s.copy_history) throw new DecodeStateError("this decode state keeps no history");
     s.copy_history(out.ptr);
-  }
-
-  reset(): void {
-    this.#state().reset();
-  }
-
-  dispose(): void {
-    this.#s?.free();
-    this.#s = undefined;
   }
 }
 
@@ -169,50 +181,27 @@ export function etscConvState(kernel: EtscKernelHandle): ConvState {
 }
 
 /** A windowed state: never full, takes any number of rows at any position. */
-class WindowConv implements ConvState {
+class WindowConv extends OwnedState<WasmWindowState> implements ConvState {
   readonly capacity = Infinity;
   readonly #kernel: WindowKernelHandle;
-  #s: WasmWindowState | undefined;
 
   constructor(kernel: WindowKernelHandle) {
+    super(new (kernels().WindowState)(kernel.raw));
     this.#kernel = kernel;
-    this.#s = new (kernels().WindowState)(kernel.raw);
-  }
-
-  #state(): WasmWindowState {
-    if (!this.#s) throw new DisposedError("decode state used after dispose()");
-    return this.#s;
-  }
-
-  get position(): number {
-    return this.#state().position();
-  }
-
-  get memoryBytes(): number {
-    return this.#state().memory_bytes();
   }
 
   push(v: F32, y: F32): void {
     const n = v.dims.length === 1 ? 1 : v.dims[0]!;
-    this.#state().push(this.#kernel.raw, v.ptr, n, y.ptr);
+    this.state.push(this.#kernel.raw, v.ptr, n, y.ptr);
   }
 
   prefill(v: F32, n: number, y: F32): void {
     if (this.position !== 0) throw new DecodeStateError(`prefill needs a fresh state (position 0), this one is at ${this.position}`);
-    this.#state().push(this.#kernel.raw, v.ptr, n, y.ptr);
+    this.state.push(this.#kernel.raw, v.ptr, n, y.ptr);
   }
 
   step(v: F32, y: F32): void {
-    this.#state().push(this.#kernel.raw, v.ptr, 1, y.ptr);
-  }
-
-  reset(): void {
-    this.#state().reset();
-  }
-
-  dispose(): void {
-    this.#s?.free();
-    this.#s = undefined;
+    this.state.push(this.#kernel.raw, v.ptr, 1, y.ptr);
   }
 }
 

@@ -11,8 +11,11 @@ import { type GenerateOptions, type GenerateResult, type GeneratedToken } from "
 import { type GenerativeModel, type Prompt, type StepDecoderOptions, generate, generateText } from "./generate.js";
 import { type Tokenizer } from "./tokenizer.js";
 
-/** Default {@link CausalLM.maxLength}: the longest sequence generate() accepts unless told otherwise. */
+/** Default {@link CausalLM.maxLength} of a model with a layer that does not decay (its decode state keeps all history). */
 export const DEFAULT_MAX_LENGTH = 65536;
+
+/** The largest {@link CausalLM.maxLength}, and the default of a model whose every layer decays. */
+export const MAX_LENGTH_LIMIT = 2 ** 26;
 
 /**
  * A causal TNN LM that can generate. `loadModel` returns one for `decoder.*` checkpoints.
@@ -23,19 +26,25 @@ export const DEFAULT_MAX_LENGTH = 65536;
 export class CausalLM extends TnnForCausalLM implements GenerativeModel {
   /** Turns text into ids and back; undefined when the model's vocabulary is not known (pass ids then). */
   tokenizer: Tokenizer | undefined;
-  #maxLength = DEFAULT_MAX_LENGTH;
+  #maxLength: number | undefined;
   #kernels: DecodeKernelCache | undefined;
 
   constructor(config: TnnConfig, parts: CausalLMParts) {
     super(config, parts);
   }
 
-  /** The longest sequence (prompt + generated tokens) `generate` accepts. */
+  /**
+   * The longest sequence (prompt + generated tokens) `generate` accepts. By default {@link MAX_LENGTH_LIMIT} when
+   * every layer's kernel decays (past its window the decoder runs in memory that stops growing), else
+   * {@link DEFAULT_MAX_LENGTH}.
+   */
   get maxLength(): number {
+    // The free lower bound on each window tells decay apart without evaluating any RPE.
+    this.#maxLength ??= this.body.layers.every((l) => Number.isFinite(l.tno.windowLowerBound)) ? MAX_LENGTH_LIMIT : DEFAULT_MAX_LENGTH;
     return this.#maxLength;
   }
 
-  /** @throws {ValueRangeError} not an integer in [1, 2^26] */
+  /** @throws {ValueRangeError} not an integer in [1, {@link MAX_LENGTH_LIMIT}] */
   set maxLength(n: number) {
     CausalLM.checkMaxLength(n);
     this.#maxLength = n;
@@ -43,7 +52,7 @@ export class CausalLM extends TnnForCausalLM implements GenerativeModel {
 
   /** @throws {ValueRangeError} `n` is not a valid {@link maxLength} */
   static checkMaxLength(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 26) throw new ValueRangeError(`maxLength must be an integer in [1, 2^26], got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LENGTH_LIMIT) throw new ValueRangeError(`maxLength must be an integer in [1, 2^26], got ${n}`);
   }
 
   /** The per-model decode kernel cache (created on first use). */

@@ -4,6 +4,7 @@
  * @module
  */
 import { DisposedError, ValueRangeError } from "../core/errors.js";
+import { memoryBudget } from "../core/memory.js";
 import { Tensor } from "../core/tensor.js";
 import { type Tno } from "../nn/tno.js";
 import { EtscKernelHandle, OnlineKernelHandle } from "../core/decode-conv.js";
@@ -36,8 +37,17 @@ export interface KernelLease<H> {
   release(): void;
 }
 
-/** Default bytes of unused kernels kept for reuse. */
+/** Most bytes of unused kernels kept for reuse by default; never more than an eighth of the memory budget. */
 export const DEFAULT_KERNEL_CACHE_BYTES = 256 * 2 ** 20;
+
+/**
+ * The default cache size under the current memory budget: in a Worker (128 MiB) 16 MiB. A sequence that grows
+ * through the buckets toward its window leaves each outgrown bucket's kernels behind; kept without limit, the shipped
+ * model's (64 to 2,048 tokens) held 38 MB that the windowed states could not reuse.
+ */
+function defaultCacheBytes(): number {
+  return Math.min(DEFAULT_KERNEL_CACHE_BYTES, Math.floor(memoryBudget() / 8));
+}
 
 /**
  * Per-model cache of decode kernels. Kernels in use are never freed; unused ones are kept, least recently used
@@ -47,12 +57,18 @@ export class DecodeKernelCache {
   readonly #tnos: readonly Tno[];
   readonly #online = new Map<number, Entry<OnlineKernelHandle>>();
   readonly #etsc = new Map<number, Entry<EtscKernelHandle>>();
-  readonly cacheBytes: number;
+  readonly #cacheBytes: number | undefined;
   #disposed = false;
 
-  constructor(tnos: readonly Tno[], cacheBytes = DEFAULT_KERNEL_CACHE_BYTES) {
+  /** @param cacheBytes bytes of unused kernels kept; default: see {@link DEFAULT_KERNEL_CACHE_BYTES} */
+  constructor(tnos: readonly Tno[], cacheBytes?: number) {
     this.#tnos = tnos;
-    this.cacheBytes = cacheBytes;
+    this.#cacheBytes = cacheBytes;
+  }
+
+  /** Bytes of unused kernels kept for reuse (read at each trim: a default follows the memory budget). */
+  get cacheBytes(): number {
+    return this.#cacheBytes ?? defaultCacheBytes();
   }
 
   /** Kernels for sequences of up to `cap` tokens (`cap` a power of two), built on first use. */

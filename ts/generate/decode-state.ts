@@ -10,7 +10,7 @@ import { windowBytes } from "../nn/decay-window.js";
 import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { headRows } from "../models/batch.js";
-import { type TnnBody } from "../models/tnn-body.js";
+import { PIPELINE_BLOCK, type TnnBody } from "../models/tnn-body.js";
 import { type SequenceMixer } from "../nn/sequence-mixer.js";
 import { type DecodeKernelCache, type KernelLease, lengthBucket } from "./decode-kernels.js";
 import { DECODE_MODES, type DecodeMode } from "./decode-mode.js";
@@ -30,6 +30,9 @@ export interface DecodableModel {
 
 /** Default {@link StepDecoderOptions.maxLength} of a decoder made without one: the smallest length bucket's worth. */
 export const DEFAULT_DECODER_MAX_LENGTH = 64;
+
+/** What a decoder holds between freeing one set of states and making the next. */
+const NO_LEASE: KernelLease<unknown> = { kernels: [], release: () => undefined };
 
 /** One layer's convolution state as the sequence mixer of that layer: each call consumes the rows that come next. */
 class LayerMixer implements SequenceMixer {
@@ -127,7 +130,7 @@ export class DecodeState implements StepDecoder {
         throw e;
       }
       // The windowed kernels belong to the layers' Tnos; nothing to give back.
-      return [{ kernels: [], release: () => undefined }, states.map((st) => new LayerMixer(st))];
+      return [NO_LEASE, states.map((st) => new LayerMixer(st))];
     }
     // An online bucket: about 6·cap·c bytes of shared kernel (when not cached yet) and 4·cap·c per state.
     reserve(layers.reduce((s, l) => s + 10 * cap * l.tno.channels, 0), `decode states for ${cap} positions`);
@@ -213,9 +216,14 @@ export class DecodeState implements StepDecoder {
   #advance(ids: Int32Array, out: Float32Array | undefined): Float32Array {
     const need = this.#position + ids.length;
     if (need > this.capacity) this.#grow(Math.max(lengthBucket(need), 2 * this.capacity));
+    const body = this.#model.body;
+    // Windowed states take any number of rows per call, so a long prompt runs block by block: memory holds one
+    // block's activations, whatever the prompt's length.
+    const blocks = this.windowed && ids.length > PIPELINE_BLOCK;
+    reserve(body.forwardBytes(Math.min(ids.length, blocks ? PIPELINE_BLOCK : ids.length), false), `a decode pass of ${ids.length} tokens`);
     let logits: F32;
     try {
-      using h = this.#model.body.forward(ids, this.#mixers);
+      using h = blocks ? body.lastHiddenThrough(ids, PIPELINE_BLOCK, this.#mixers) : body.forward(ids, this.#mixers);
       using last = headRows(h, true);
       logits = this.#model.head.forward(last);
     } catch (e) {
@@ -238,35 +246,53 @@ export class DecodeState implements StepDecoder {
     }
   }
 
-  /** Moves every layer to the bucket `cap`: new states seeded from the old ones' input histories. */
+  /**
+   * Moves every layer to the bucket `cap` (or to windowed states): the input histories are copied out, the outgrown
+   * states and their kernels freed, and the new states seeded from the copies. Freeing first keeps the peak at one
+   * bucket plus the histories instead of two buckets; if the new states cannot be made, the decoder holds none and
+   * is broken until `reset()`.
+   */
   #grow(cap: number): void {
     if (this.mode === "etsc") return;
-    const [lease, mixers] = this.#makeStates(cap);
     const pos = this.#position;
+    const layers = this.#model.body.layers;
+    const histories: F32[] = [];
     try {
-      if (pos > 0) {
-        this.#mixers.forEach((old, i) => {
-          const c = this.#model.body.layers[i]!.tno.channels;
-          if (!old.state.history) throw new DecodeStateError(`the ${this.mode} state cannot grow past ${old.state.capacity} tokens`);
-          using hist = Tensor.empty("float32", [pos, c]);
-          using scratch = Tensor.empty("float32", [pos, c]);
-          old.state.history(hist);
-          mixers[i]!.state.prefill(hist, pos, scratch);
-        });
+      this.#mixers.forEach((old) => {
+        if (!old.state.history) throw new DecodeStateError(`the ${this.mode} state cannot grow past ${old.state.capacity} tokens`);
+      });
+      for (const [i, old] of this.#mixers.entries()) {
+        const h = Tensor.empty("float32", [pos, layers[i]!.tno.channels]);
+        histories.push(h);
+        if (pos > 0) old.state.history!(h);
       }
     } catch (e) {
-      for (const m of mixers) m.state.dispose();
-      lease.release();
+      for (const h of histories) h.dispose();
       throw e;
     }
     this.#disposeStates();
-    this.#lease = lease;
-    this.#mixers = mixers;
+    try {
+      [this.#lease, this.#mixers] = this.#makeStates(cap);
+      if (pos > 0) {
+        for (const [i, m] of this.#mixers.entries()) {
+          using scratch = Tensor.empty("float32", histories[i]!.dims);
+          m.state.prefill(histories[i]!, pos, scratch);
+        }
+      }
+    } catch (e) {
+      this.#disposeStates();
+      this.#broken = true;
+      throw e;
+    } finally {
+      for (const h of histories) h.dispose();
+    }
   }
 
   /** Back to position 0, keeping the allocations (and clearing a failed call's state). */
   reset(): void {
     if (this.#disposed) throw new DisposedError("decode state used after dispose()");
+    // A failed growth left no states: start again from the smallest bucket.
+    if (this.#mixers.length === 0) [this.#lease, this.#mixers] = this.#makeStates(lengthBucket(DEFAULT_DECODER_MAX_LENGTH));
     for (const m of this.#mixers) m.state.reset();
     this.#position = 0;
     this.#broken = false;
@@ -276,6 +302,7 @@ export class DecodeState implements StepDecoder {
     for (const m of this.#mixers) m.state.dispose();
     this.#mixers = [];
     this.#lease.release();
+    this.#lease = NO_LEASE;
   }
 
   /** Frees the layer states. Idempotent. */

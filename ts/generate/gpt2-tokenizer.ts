@@ -1,9 +1,15 @@
 /**
  * GPT-2's byte-level BPE (the `r50k_base` vocabulary shipped inside npm `gpt-tokenizer`, no network), optionally
  * through a fairseq dictionary, which is how the official TNN checkpoints number their tokens.
+ *
+ * The vocabulary is about 1 MB of JavaScript, so nothing imports it until a model needs it. In Node, Deno and Bun
+ * (dist/index.js) {@link Gpt2Tokenizer.load} imports it dynamically. The browser/Worker build (dist/browser.js) has
+ * no such import (rollup.config.mjs replaces it with a {@link TokenizerError}), because a Worker bundler inlines
+ * every dynamic import and a byte-level Worker would carry the megabyte; there the tokenizer comes from the package's
+ * `tnn/gpt2` entry (ts/gpt2.ts), which imports the vocabulary statically and passes it to {@link loadGpt2TokenizerWith}.
  * @module
  */
-import { TokenizerError } from "../core/errors.js";
+import { InvalidOptionError, TokenizerError } from "../core/errors.js";
 import { FairseqDictionary } from "./fairseq-dictionary.js";
 import { type Tokenizer, checkIds, decodeViaBytes } from "./tokenizer.js";
 
@@ -16,26 +22,75 @@ interface R50k {
   encode(text: string, options?: { disallowedSpecial?: Set<string> }): number[];
 }
 
+/** npm gpt-tokenizer's `r50k_base`: its encoder, and each id's text (or raw bytes, for part of a character). */
+export interface Gpt2Vocabulary {
+  readonly bpe: R50k;
+  readonly ranks: readonly (string | number[])[];
+}
+
+/**
+ * What the browser/Worker build says instead of importing the vocabulary. rollup.config.mjs puts a call to this in
+ * place of each `import("gpt-tokenizer/...")` below.
+ */
+export function gpt2NotInWebBuild(): Promise<never> {
+  return Promise.reject(new TokenizerError(
+    "GPT-2's vocabulary is not part of tnn's browser/Worker build (it is 1 MB); import it from the package's " +
+      '"tnn/gpt2" entry and pass the tokenizer to loadModel: import { loadGpt2Tokenizer } from "tnn/gpt2"; ' +
+      "loadModel(source, { tokenizer: await loadGpt2Tokenizer({ dictionary }) }), dictionary only for a fairseq checkpoint; " +
+      'or loadModel(source, { tokenizer: "none" }) to work with ids alone',
+  ));
+}
+
+/** Imports the vocabulary from npm gpt-tokenizer (dist/index.js; the web build throws instead, see above). */
+async function importVocabulary(): Promise<Gpt2Vocabulary> {
+  const [bpe, ranks] = await Promise.all([
+    import("gpt-tokenizer/encoding/r50k_base") as Promise<R50k>,
+    import("gpt-tokenizer/bpeRanks/r50k_base") as Promise<{ default: (string | number[])[] }>,
+  ]);
+  return { bpe, ranks: ranks.default };
+}
+
 const EMPTY = new Uint8Array(0);
 const NEWLINE = Uint8Array.of(10);
 
-/** The BPE encoder and the bytes of every BPE id, loaded once per realm. */
+/** The BPE encoder and the bytes of every BPE id, built once per realm. */
 let shared: Promise<{ bpe: R50k; bytes: Uint8Array[] }> | undefined;
 
-function loadShared(): Promise<{ bpe: R50k; bytes: Uint8Array[] }> {
+function loadShared(source: () => Promise<Gpt2Vocabulary>): Promise<{ bpe: R50k; bytes: Uint8Array[] }> {
   shared ??= (async () => {
-    const [bpe, ranks] = await Promise.all([
-      import("gpt-tokenizer/encoding/r50k_base") as Promise<R50k>,
-      import("gpt-tokenizer/bpeRanks/r50k_base") as Promise<{ default: (string | number[])[] }>,
-    ]);
+    const { bpe, ranks } = await source();
     // Each entry is the token's text when it is valid UTF-8 on its own, else its raw bytes (part of a character).
     const enc = new TextEncoder();
-    const bytes = ranks.default.map((e) => (typeof e === "string" ? enc.encode(e) : Uint8Array.from(e)));
+    const bytes = ranks.map((e) => (typeof e === "string" ? enc.encode(e) : Uint8Array.from(e)));
     bytes.push(EMPTY); // <|endoftext|> is a control token: it stands for no text
     if (bytes.length !== GPT2_VOCAB_SIZE) throw new TokenizerError(`gpt-tokenizer's r50k_base has ${bytes.length} ids, expected ${GPT2_VOCAB_SIZE}`);
     return { bpe, bytes };
   })();
+  // A failed load (the web build's refusal, say) is not cached: the `tnn/gpt2` entry may still supply the vocabulary.
+  shared.catch(() => {
+    shared = undefined;
+  });
   return shared;
+}
+
+/**
+ * {@link Gpt2Tokenizer.load} with the vocabulary from `source`: how the `tnn/gpt2` entry builds its tokenizers.
+ * @throws {InvalidOptionError} options that are not an object, or a dictionary of the wrong type
+ * @throws {TokenizerError} a malformed dictionary, or a vocabulary of the wrong size
+ */
+export async function loadGpt2TokenizerWith(
+  source: () => Promise<Gpt2Vocabulary>,
+  options: { dictionary?: string | Uint8Array | FairseqDictionary } = {},
+): Promise<Gpt2Tokenizer> {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("GPT-2 tokenizer: options must be an object");
+  const d = options.dictionary;
+  if (d !== undefined && typeof d !== "string" && !(d instanceof Uint8Array) && !(d instanceof FairseqDictionary)) {
+    throw new InvalidOptionError("GPT-2 tokenizer: dictionary must be the text or bytes of dict.txt, or a FairseqDictionary");
+  }
+  // Parsed first, so a bad dictionary fails before the vocabulary is loaded.
+  const dict = d === undefined ? undefined : d instanceof FairseqDictionary ? d : FairseqDictionary.parse(d);
+  const { bpe, bytes } = await loadShared(source);
+  return Gpt2Tokenizer.fromParts(bpe, bytes, dict);
 }
 
 /**
@@ -93,14 +148,17 @@ export class Gpt2Tokenizer implements Tokenizer {
   }
 
   /**
-   * Loads the GPT-2 vocabulary (bundled with the package) and, when given, a fairseq `dict.txt` as text or bytes.
-   * @throws {TokenizerError} a malformed dictionary
+   * Loads the GPT-2 vocabulary (npm gpt-tokenizer, a dependency of the package) and, when given, a fairseq
+   * `dict.txt` as text or bytes. In the browser/Worker build use `loadGpt2Tokenizer` from `tnn/gpt2` instead.
+   * @throws {TokenizerError} a malformed dictionary; in the browser/Worker build, always (see the module comment)
    */
-  static async load(options: { dictionary?: string | Uint8Array | FairseqDictionary } = {}): Promise<Gpt2Tokenizer> {
-    const { bpe, bytes } = await loadShared();
-    const d = options.dictionary;
-    const dict = d === undefined ? undefined : d instanceof FairseqDictionary ? d : FairseqDictionary.parse(d);
-    return new Gpt2Tokenizer(bpe, bytes, dict);
+  static load(options: { dictionary?: string | Uint8Array | FairseqDictionary } = {}): Promise<Gpt2Tokenizer> {
+    return loadGpt2TokenizerWith(importVocabulary, options);
+  }
+
+  /** @internal The constructor, for {@link loadGpt2TokenizerWith}. */
+  static fromParts(bpe: R50k, bytes: Uint8Array[], dictionary?: FairseqDictionary): Gpt2Tokenizer {
+    return new Gpt2Tokenizer(bpe, bytes, dictionary);
   }
 
   encode(text: string): Int32Array {

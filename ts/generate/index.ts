@@ -1,5 +1,5 @@
 /** ts/generate: decode state (online FFT / naive / ETSC), samplers, tokenizers, streaming `generate()`. @module */
-export { CausalLM, DEFAULT_MAX_LENGTH } from "./causal-lm.js";
+export { CausalLM, DEFAULT_MAX_LENGTH, MAX_LENGTH_LIMIT } from "./causal-lm.js";
 export { loadModel, type LoadOptions, type LoadedModel, type ModelKind } from "./load.js";
 export { DecodeState, DEFAULT_DECODER_MAX_LENGTH, type DecodableModel } from "./decode-state.js";
 export { DecodeKernelCache, lengthBucket, MIN_BUCKET } from "./decode-kernels.js";

@@ -32,7 +32,7 @@ export interface LoadOptions extends ReadOptions {
   readonly tokenizer?: Tokenizer | "byte" | "gpt2" | "none";
   /** fairseq `dict.txt` (text or bytes) mapping GPT-2 ids to model ids, as the official checkpoints need. */
   readonly dictionary?: string | Uint8Array;
-  /** Longest sequence (prompt + generated) `generate` accepts; default {@link CausalLM.maxLength}'s 65,536. */
+  /** Longest sequence (prompt + generated) `generate` accepts; default: see {@link CausalLM.maxLength}. */
   readonly maxLength?: number;
   /** Byte budget of each layer's Toeplitz kernel cache for whole-sequence forwards (default 64 MiB). */
   readonly tnoCacheBytes?: number;

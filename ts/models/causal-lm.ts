@@ -12,13 +12,12 @@ import { type VarBuilder } from "../nn/var-builder.js";
 import { headRows, mapSequences } from "./batch.js";
 import { type TnnConfig } from "./config.js";
 import { Embedding } from "../nn/embedding.js";
-import { type BodyOptions, TnnBody } from "./tnn-body.js";
+import { type BodyOptions, PIPELINE_BLOCK, TnnBody } from "./tnn-body.js";
 import { type ForwardOptions, type TokenIds, parseForwardOptions, parseTokenIds } from "./token-ids.js";
 
 type F32 = Tensor<"float32">;
 
 /** Tokens per block of a pipelined forward: the block's activations are what a long input costs beyond the windows. */
-const PIPELINE_BLOCK = 4096;
 
 /** The layers of a {@link TnnForCausalLM}. */
 export interface CausalLMParts {

@@ -58,6 +58,12 @@ function loadBlock(vb: VarBuilder, c: TnnConfig, options: BodyOptions): TnnBlock
 }
 
 /**
+ * Tokens per block when a long input runs through windowed states block by block: one block's activations are
+ * what such a pass holds besides the windows (about 50 MiB for the paper-size LM).
+ */
+export const PIPELINE_BLOCK = 4096;
+
+/**
  * `x = scale · E[ids]`, `LayerNorm(x)` if the config has an embedding norm, padding rows zeroed if asked, the
  * blocks, the final LayerNorm if any: hidden states `[n, d]`.
  */
@@ -128,23 +134,31 @@ export class TnnBody {
           return y;
         },
       }));
-      let last: F32 | undefined;
+      return this.lastHiddenThrough(ids, block, mixers);
+    } finally {
+      for (const st of states) st.dispose();
+    }
+  }
+
+  /**
+   * The last position's hidden state `[1, d]` of `ids`, run `block` tokens at a time through `mixers`: states that
+   * carry each layer's history from one call to the next (windowed decode states), so only one block's activations
+   * are alive at a time.
+   */
+  lastHiddenThrough(ids: Int32Array, block: number, mixers: readonly SequenceMixer[]): F32 {
+    let last: F32 | undefined;
+    try {
       for (let start = 0; start < ids.length; start += block) {
         const h = this.forward(ids.subarray(start, Math.min(start + block, ids.length)), mixers);
         last?.dispose();
         last = h;
       }
-      const h = last!;
-      try {
-        using row = h.select(h.dims[0]! - 1);
-        const out = Tensor.empty("float32", [1, this.dim]);
-        out.data.set(row.data);
-        return out;
-      } finally {
-        h.dispose();
-      }
+      using row = last!.select(last!.dims[0]! - 1);
+      const out = Tensor.empty("float32", [1, this.dim]);
+      out.data.set(row.data);
+      return out;
     } finally {
-      for (const st of states) st.dispose();
+      last?.dispose();
     }
   }
 

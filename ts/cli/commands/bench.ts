@@ -5,6 +5,7 @@
 import { DECODE_MODES, type DecodeMode } from "../../generate/decode-mode.js";
 import { Xoshiro128 } from "../../generate/prng.js";
 import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
+import { formatConditions, startConditions } from "../conditions.js";
 import { type CliIO } from "../io.js";
 import { loadModelFiles, modelFiles } from "../model-files.js";
 import { UsageError } from "../usage-error.js";
@@ -21,7 +22,8 @@ const FLAGS: FlagSpecs = {
 export const BENCH_HELP = `Usage: tnn bench [options]
 
 Measures prefill (the prompt through the FFT path) and decode (one token per step) throughput on random
-tokens. Prints a table on stdout.
+tokens. Prints a table on stdout, headed by the conditions it was measured under: runtime and engine
+version, wasm build (simd or scalar), cores and CPU, and the load average before and after.
 
 ${formatFlags(FLAGS)}
 `;
@@ -40,8 +42,10 @@ export async function benchCommand(argv: readonly string[], io: CliIO): Promise<
   const promptLength = (flags["prompt-length"] as number | undefined) ?? 512;
   const newTokens = (flags["new-tokens"] as number | undefined) ?? 256;
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
-  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags) }), "bench");
+  const dtype = dtypeFlag(flags);
+  const model = requireCausalLM(await loadModelFiles(files, { dtype }), "bench");
   try {
+    const conditions = startConditions();
     const rng = new Xoshiro128(1);
     const ids = Int32Array.from({ length: promptLength + newTokens }, () => rng.nextUint32() % model.vocabSize);
     const prompt = ids.subarray(0, promptLength);
@@ -77,10 +81,14 @@ export async function benchCommand(argv: readonly string[], io: CliIO): Promise<
         stepMsP50: quantile(sorted, 0.5),
         stepMsP99: quantile(sorted, 0.99),
         stateBytes: dec.memoryBytes,
+        dtype: dtype ?? "float32",
+        conditions: conditions.finish(),
       };
       if (flags.json) {
         io.out(JSON.stringify(result, null, 2) + "\n");
       } else {
+        io.out(`model: ${files.weights}, ${result.dtype} weights, ${promptLength}-token prompt, ${steps.length} decode steps (${mode})\n`);
+        io.out(`measured on: ${formatConditions(result.conditions)}\n\n`);
         io.out(markdownTable(["measure", "value"], [
           ["forward (prompt, FFT path)", `${fmt(result.forwardTokensPerSecond, 0)} tokens/s`],
           ["prefill (forward + state seeding)", `${fmt(result.prefillTokensPerSecond, 0)} tokens/s`],

@@ -10,7 +10,7 @@ import { UsageError } from "../usage-error.js";
 
 /** `--model`, `--config`, `--dict`, `--dtype`. */
 export const MODEL_FLAGS: FlagSpecs = {
-  model: { type: "string", meta: "PATH", help: "model directory (model.safetensors + config.json) or .safetensors file; default: the shipped kjv-byte model" },
+  model: { type: "string", meta: "MODEL", help: "model directory (model.safetensors + config.json), .safetensors file, or a shipped model's name; default: kjv-byte" },
   config: { type: "string", meta: "FILE", help: "config.json to use instead of the one beside the weights" },
   dict: { type: "string", meta: "FILE", help: "fairseq dict.txt mapping GPT-2 BPE ids to model ids (official checkpoints)" },
   dtype: { type: "string", meta: "T", help: "storage of the weight matrices: float32 (default), float16 or int8" },

@@ -2,12 +2,14 @@
  * `tnn eval FILE --lengths ...`: bits per byte and perplexity of a text at several context lengths.
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { type FlagSpecs, formatFlags, parseArgs } from "../args.js";
 import { type EvalRow, evaluateLength } from "../eval-metrics.js";
 import { type CliIO } from "../io.js";
-import { ModelFileError, loadModelFiles, modelFiles } from "../model-files.js";
+import { loadModelFiles, modelFiles } from "../model-files.js";
 import { ProgressBar } from "../progress.js";
+import { readTextFile } from "../text-file.js";
 import { UsageError } from "../usage-error.js";
 import { MODEL_FLAGS, dtypeFlag, fmt, markdownTable, requireCausalLM } from "./common.js";
 
@@ -22,11 +24,15 @@ const FLAGS: FlagSpecs = {
   ...MODEL_FLAGS,
 };
 
-export const EVAL_HELP = `Usage: tnn eval [options] FILE
+/** The text a model directory may hold for evaluation: the shipped model's held-out split. */
+export const HELDOUT_FILE = "heldout.txt";
+
+export const EVAL_HELP = `Usage: tnn eval [options] [FILE]
 
 Cross-entropy of FILE under the model at each context length, over non-overlapping windows (each window
 predicts its tokens from the tokens before them in the same window). Prints bits per byte and perplexity
-(per token) as a table on stdout; progress goes to stderr.
+(per token) as a table on stdout; progress goes to stderr. Without FILE, the ${HELDOUT_FILE} beside the
+model's weights: for the shipped model, its held-out split (text it never saw in training).
 
 ${formatFlags(FLAGS)}
 `;
@@ -34,16 +40,17 @@ ${formatFlags(FLAGS)}
 /** Runs `tnn eval`. Returns the exit status. */
 export async function evalCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const { positionals, flags } = parseArgs(argv, FLAGS);
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "eval needs a text FILE" : `eval takes one FILE, got ${positionals.length}`);
+  if (positionals.length > 1) throw new UsageError(`eval takes one FILE, got ${positionals.length}`);
   const lengths = (flags.lengths as number[] | undefined) ?? DEFAULT_EVAL_LENGTHS;
   const maxWindows = (flags["max-windows"] as number | undefined) ?? Number.MAX_SAFE_INTEGER;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(positionals[0]!);
-  } catch (e) {
-    throw new ModelFileError(`cannot read ${positionals[0]}: ${(e as Error).message}`);
-  }
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
+  let file = positionals[0];
+  if (file === undefined) {
+    const beside = join(files.dir, HELDOUT_FILE);
+    if (!existsSync(beside)) throw new UsageError(`eval needs a text FILE: this model has no ${HELDOUT_FILE} beside its weights`);
+    file = beside;
+  }
+  const bytes = readTextFile(file);
   const gamma = flags.gamma as number | undefined;
   const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags), ...(gamma === undefined ? {} : { gamma }) }), "eval");
   try {
@@ -56,7 +63,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
       if (io.signal?.aborted) break;
       const fits = Math.floor((ids.length - 1) / length);
       if (fits === 0) {
-        io.err(`eval: ${positionals[0]} has ${ids.length} tokens, too few for one window of ${length}; skipped\n`);
+        io.err(`eval: ${file} has ${ids.length} tokens, too few for one window of ${length}; skipped\n`);
         continue;
       }
       const bar = new ProgressBar(io, `context ${length}`, Math.min(fits, maxWindows));
@@ -64,7 +71,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
       bar.finish();
     }
     if (flags.json) {
-      io.out(JSON.stringify({ file: positionals[0], model: files.weights, gamma: gamma ?? null, tokens: ids.length, results: rows }, null, 2) + "\n");
+      io.out(JSON.stringify({ file, model: files.weights, gamma: gamma ?? null, tokens: ids.length, results: rows }, null, 2) + "\n");
     } else {
       io.out(markdownTable(
         ["context", "windows", "tokens", "bits/byte", "perplexity", "seconds"],

@@ -20,8 +20,8 @@ const FLAGS: FlagSpecs = {
 
 export const INFO_HELP = `Usage: tnn info [options] [MODEL]
 
-Prints the config, parameter count and weight dtype of MODEL (a directory or .safetensors file;
-default: the shipped model).
+Prints the config, parameter count and weight dtype of MODEL (a directory, a .safetensors file, or the name
+of a shipped model; default: the shipped kjv-byte).
 
 ${formatFlags(FLAGS)}
 `;
