@@ -4,7 +4,7 @@
  * @module
  */
 import { availableParallelism, cpus, loadavg, platform, arch } from "node:os";
-import { backendInfo } from "../core/wasm.js";
+import { backendInfo, type Build } from "../core/wasm.js";
 
 /** Where and under what load a measurement ran. */
 export interface RunConditions {
@@ -13,7 +13,9 @@ export interface RunConditions {
   /** The JavaScript engine's version (V8 or JavaScriptCore), when the runtime reports it. */
   readonly engine: string | undefined;
   /** The wasm build that ran the kernels. */
-  readonly build: "simd" | "scalar" | "not loaded";
+  readonly build: Build | "not loaded";
+  /** Threads the kernels ran on, the calling thread included (0 before the kernels are loaded). */
+  readonly threads: number;
   readonly cpu: string;
   /** Cores this process may use. */
   readonly cores: number;
@@ -41,6 +43,7 @@ export function startConditions(): { finish(): RunConditions } {
       return {
         ...runtimeOf(),
         build: backendInfo()?.build ?? "not loaded",
+        threads: backendInfo()?.threads ?? 0,
         cpu: list[0]?.model.trim() || "unknown CPU",
         cores: availableParallelism(),
         os: `${platform()} ${arch()}`,
@@ -51,9 +54,9 @@ export function startConditions(): { finish(): RunConditions } {
   };
 }
 
-/** One line for a report: `node 22.23.5 (V8 …), wasm simd build, 2 cores (AMD EPYC 7B13), linux x64, load average …`. */
+/** One line for a report: `node 22.23.5 (V8 …), wasm simd build on 2 threads, 2 cores (AMD EPYC 7B13), linux x64, load average …`. */
 export function formatConditions(c: RunConditions): string {
   const la = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(" ");
-  return `${c.runtime}${c.engine ? ` (${c.engine})` : ""}, wasm ${c.build} build, ${c.cores} core${c.cores === 1 ? "" : "s"} (${c.cpu}), ${c.os}; ` +
+  return `${c.runtime}${c.engine ? ` (${c.engine})` : ""}, wasm ${c.build} build on ${c.threads} thread${c.threads === 1 ? "" : "s"}, ${c.cores} core${c.cores === 1 ? "" : "s"} (${c.cpu}), ${c.os}; ` +
     `load average (1, 5, 15 min) ${la(c.loadAverageBefore)} before, ${la(c.loadAverageAfter)} after`;
 }
