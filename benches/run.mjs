@@ -37,6 +37,7 @@ const BENCHES = {
   "extrapolation.mjs": { title: "Bits per byte by context length (the paper's headline)", quick: ["--quick"], build: "init()'s choice" },
   "first-token.mjs": { title: "First token and peak RSS against maxNewTokens", quick: ["--runs", "2"], build: "init()'s choice" },
   "fuzz.mjs": { title: "Fuzzing the public API", quick: ["--cases", "2000"], build: "init()'s choice" },
+  "threads.mjs": { title: "Threads and fused multiply-add: GEMM per build, prefill and decode against PyTorch and onnxruntime", quick: ["--quick"], build: "each build, 1 and 2 threads" },
   "window.mjs": { title: "Windowed decoding: memory and time per token against the context", quick: ["--quick", "--contexts", "1024,16384"], build: "simd (pkg/simd) and init()'s choice" },
   "window-exactness.mjs": { title: "Windowed decoding against full-history references", quick: ["--quick"], build: "init()'s choice" },
 };

@@ -145,6 +145,8 @@ async function paperModel(tnn, dtype) {
 
 async function prefillChild(tnn, a) {
   const model = await paperModel(tnn, "float32");
+  // A warm-up at the smallest n: the engine's optimising tiers, the pool's workers and wasm memory growth.
+  model.hiddenStates(ids(Math.min(...a.n), PAPER.vocab_size)).dispose();
   const out = [];
   for (const n of a.n) {
     const x = ids(n, PAPER.vocab_size);

@@ -230,6 +230,18 @@ mod imp {
         pub fn to_f32(self) -> F32x4 {
             F32x4(f32x4_convert_i32x4(self.0))
         }
+        /// `self` plus the pairwise products of 16 bytes at `q` (sign-extended) with 16 `i16` at `x`: lane `l` gains
+        /// `q[h+2l]·x[h+2l] + q[h+2l+1]·x[h+2l+1]` for `h` = 0 and 8 (`i32x4.dot_i16x8_s`, wrapping).
+        ///
+        /// # Safety
+        /// `q` readable for 16 bytes, `x` for 16 `i16` (no alignment needed).
+        #[inline(always)]
+        pub unsafe fn dot_i8x16_i16_add(self, q: *const i8, x: *const i16) -> Self {
+            let qv = v128_load(q as *const v128);
+            let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(qv), v128_load(x as *const v128));
+            let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(qv), v128_load(x.add(8) as *const v128));
+            I32x4(i32x4_add(self.0, i32x4_add(lo, hi)))
+        }
     }
 }
 
@@ -465,6 +477,22 @@ mod imp {
         pub fn to_f32(self) -> F32x4 {
             let a = self.0;
             F32x4([a[0] as f32, a[1] as f32, a[2] as f32, a[3] as f32])
+        }
+        /// See the wasm form.
+        ///
+        /// # Safety
+        /// `q` readable for 16 bytes, `x` for 16 `i16`.
+        #[inline(always)]
+        pub unsafe fn dot_i8x16_i16_add(self, q: *const i8, x: *const i16) -> Self {
+            let mut a = self.0;
+            for (l, lane) in a.iter_mut().enumerate() {
+                for h in [0, 8] {
+                    let (p0, p1) = (h + 2 * l, h + 2 * l + 1);
+                    let pair = (*q.add(p0) as i32) * (*x.add(p0) as i32) + (*q.add(p1) as i32) * (*x.add(p1) as i32);
+                    *lane = lane.wrapping_add(pair);
+                }
+            }
+            I32x4(a)
         }
     }
 }

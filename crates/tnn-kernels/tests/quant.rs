@@ -110,7 +110,7 @@ fn quantisation_checks_shapes() {
 
 /// `y` in float64 from the dequantised weights `scales[j] · q[j][p]`, and the largest `‖x[i] ∘ w[j]‖₂` (how large
 /// `y` is when the terms' signs are random: the scale of the rounding error when one output happens to cancel).
-fn reference(x: &[f32], q: &[i8], s: &[f32], b: Option<&[f32]>, m: usize, k: usize, n: usize) -> (Vec<f64>, f64) {
+fn reference(x: &[f64], q: &[i8], s: &[f32], b: Option<&[f32]>, m: usize, k: usize, n: usize) -> (Vec<f64>, f64) {
     let mut y = vec![0.0; m * n];
     let mut typical = 0.0f64;
     for j in 0..n {
@@ -118,7 +118,7 @@ fn reference(x: &[f32], q: &[i8], s: &[f32], b: Option<&[f32]>, m: usize, k: usi
         for i in 0..m {
             let (mut dot, mut sq) = (0.0, 0.0);
             for p in 0..k {
-                let t = x[i * k + p] as f64 * w[p];
+                let t = x[i * k + p] * w[p];
                 dot += t;
                 sq += t * t;
             }
@@ -127,6 +127,17 @@ fn reference(x: &[f32], q: &[i8], s: &[f32], b: Option<&[f32]>, m: usize, k: usi
         }
     }
     (y, typical)
+}
+
+/// Each row of `x` rounded to 16-bit codes and back, in float64: `round(x · 32767 / max|row|) · max|row| / 32767`.
+fn rounded_to_16_bits(x: &[f32], m: usize, k: usize) -> Vec<f64> {
+    x.chunks(k.max(1))
+        .take(m)
+        .flat_map(|row| {
+            let max = row.iter().fold(0.0f64, |a, &v| a.max((v as f64).abs()));
+            row.iter().map(move |&v| if max == 0.0 { 0.0 } else { (v as f64 * 32767.0 / max).round() * max / 32767.0 })
+        })
+        .collect()
 }
 
 /// Error ≤ `tol · max|y|`; the scale is at least `typical`, so that a shape with a single, nearly cancelled output
@@ -152,9 +163,11 @@ fn gemm_i8_matches_float64_of_the_dequantised_weights_and_its_scalar_twin() {
                 let x = rng.vec(m * k, -1.0, 1.0);
                 let (q, s) = quantize(&rng.vec(n * k, -0.5, 0.5), n, k);
                 let b = rng.vec(n, -1.0, 1.0);
+                // One or two rows (decoding) are multiplied as 16-bit codes: the reference rounds them too.
+                let xr = if m < 3 { rounded_to_16_bits(&x, m, k) } else { x.iter().map(|&v| v as f64).collect() };
                 for bias in [Some(&b[..]), None] {
                     let what = format!("{m}x{k}x{n} bias={}", bias.is_some());
-                    let (want, typical) = reference(&x, &q, &s, bias, m, k, n);
+                    let (want, typical) = reference(&xr, &q, &s, bias, m, k, n);
                     let mut y = vec![f32::NAN; m * n];
                     gemm_i8(&x, &q, &s, bias, &mut y, m, k, n);
                     assert_rel(&y, &want, typical, 1e-5, &format!("gemm_i8 {what}"));
@@ -218,6 +231,74 @@ fn gemm_i8_checks_output() {
 fn gemm_i8_checks_bias() {
     let mut y = [0.0; 8];
     gemm_i8(&[0.0; 6], &[0; 12], &[1.0; 4], Some(&[0.0; 3]), &mut y, 2, 3, 4);
+}
+
+#[test]
+fn activation_codes_are_within_half_a_step_and_symmetric() {
+    let mut rng = Rng::new(21);
+    for k in [1, 5, 64, 1537] {
+        let mut x = rng.vec(k, -3.0, 3.0);
+        x[k / 2] = -7.5;
+        let mut xq = vec![0i16; k];
+        let sx = quantize_row_i16(&x, &mut xq).unwrap();
+        assert_eq!(sx, 7.5 / 32767.0);
+        assert_eq!(xq[k / 2], -32767);
+        for p in 0..k {
+            let err = (x[p] as f64 - sx as f64 * xq[p] as f64).abs();
+            assert!(err <= sx as f64 * (0.5 + 1e-3), "k {k} [{p}]: {} vs code {}", x[p], xq[p]);
+        }
+        let neg: Vec<f32> = x.iter().map(|v| -v).collect();
+        let mut nq = vec![0i16; k];
+        assert_eq!(quantize_row_i16(&neg, &mut nq), Some(sx));
+        assert!(nq.iter().zip(&xq).all(|(a, b)| *a == -*b));
+    }
+    let mut xq = [5i16; 3];
+    assert_eq!(quantize_row_i16(&[0.0, -0.0, 0.0], &mut xq), Some(0.0));
+    assert_eq!(xq, [0, 0, 0]);
+    assert_eq!(quantize_row_i16(&[1.0, f32::NAN], &mut [0; 2]), None);
+    assert_eq!(quantize_row_i16(&[f32::INFINITY, 1.0], &mut [0; 2]), None);
+}
+
+#[test]
+fn the_integer_gemv_equals_its_scalar_twin_bit_for_bit_without_overflow() {
+    // Extreme codes over many chunks: every product is ±32767·127, the worst case for the i32 lanes.
+    let mut rng = Rng::new(22);
+    for (m, k, n) in [(1, 4099, 9), (2, 2048, 5), (1, 17, 3), (2, 1024, 7)] {
+        let x: Vec<f32> = (0..m * k).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        // The signs of x's first row in every row of w: all its products are +32767·127.
+        let w: Vec<f32> = (0..n * k).map(|i| if (i % k) % 3 == 0 { -2.0 } else { 2.0 }).collect();
+        let (q, s) = quantize(&w, n, k);
+        let b = rng.vec(n, -1.0, 1.0);
+        let mut y = vec![f32::NAN; m * n];
+        gemm_i8(&x, &q, &s, Some(&b), &mut y, m, k, n);
+        let mut ys = vec![f32::NAN; m * n];
+        gemm_i8_scalar(&x, &q, &s, Some(&b), &mut ys, m, k, n);
+        assert_eq!(y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{m}x{k}x{n}");
+        for j in 0..n {
+            let want = 2.0 * k as f64 + b[j] as f64;
+            assert!((y[j] as f64 - want).abs() <= 1e-6 * want, "{m}x{k}x{n} [{j}]: {} vs {want}", y[j]);
+        }
+        // Random rows too, on every size of the main test's grid that decodes.
+        let x = rng.vec(m * k, -1.0, 1.0);
+        gemm_i8(&x, &q, &s, None, &mut y, m, k, n);
+        gemm_i8_scalar(&x, &q, &s, None, &mut ys, m, k, n);
+        assert_eq!(y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), ys.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "random {m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn a_row_with_nan_or_infinity_carries_it_as_an_f32_product_would() {
+    let (k, n) = (40, 6);
+    let mut rng = Rng::new(23);
+    let (q, s) = quantize(&rng.vec(n * k, 0.1, 1.0), n, k);
+    let mut x = rng.vec(2 * k, 0.1, 1.0);
+    x[3] = f32::NAN;
+    x[k + 7] = f32::INFINITY;
+    let mut y = vec![0.0; 2 * n];
+    gemm_i8(&x, &q, &s, None, &mut y, 2, k, n);
+    assert!(y[..n].iter().all(|v| v.is_nan()));
+    // Positive weights times +inf: +inf in every output.
+    assert!(y[n..].iter().all(|v| *v == f32::INFINITY));
 }
 
 #[test]
