@@ -35,6 +35,7 @@ const value = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt;
 };
 const list = (name, dflt) => String(value(name, dflt)).split(",").filter(Boolean);
+/** The lower middle value (of two runs, the lower). */
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
 
 
@@ -285,7 +286,7 @@ async function orchestrate() {
     }
     const ortEngines = peers.filter((p) => p.startsWith("ort-")).map((p) => p.slice(4));
     if (ortEngines.length) {
-      const onnx = join(root, ".cache/bench-gpt.onnx");
+      const onnx = join(here, ".peers/gpt.onnx");
       if (!existsSync(onnx) && py) {
         mkdirSync(dirname(onnx), { recursive: true });
         execFileSync(py, [join(here, "peers/gpt_onnx.py"), onnx, "--max-positions", String(Math.max(...ns))], { stdio: ["ignore", "ignore", "inherit"] });
@@ -297,7 +298,8 @@ async function orchestrate() {
             engines.push({
               name: `GPT-2-style transformer, onnxruntime-${engine}`, threads: t,
               run: () => {
-                const r = JSON.parse(execFileSync(process.execPath, [join(here, "peers/ort.mjs"), "--engine", engine, "--threads", String(t), "--n", ns.join(","), "--runs", "1", "--model", onnx, "--json"], { encoding: "utf8", maxBuffer: 1 << 24 }).trim().split("\n").pop());
+                // Dense attention past 8K would need 8.6 GB of scores per layer at 16K: not run.
+                const r = JSON.parse(execFileSync(process.execPath, [join(here, "peers/ort.mjs"), "--engine", engine, "--threads", String(t), "--n", ns.filter((n) => n <= 8192).join(","), "--runs", "1", "--model", onnx, "--json"], { encoding: "utf8", maxBuffer: 1 << 24 }).trim().split("\n").pop());
                 return r.results.map((x) => ({ n: x.n, seconds: x.seconds, error: x.error ?? r.error }));
               },
             });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TnnError } from "../core/errors.js";
+import { init } from "../core/wasm.js";
 import { type LoadedModel, loadModel } from "../generate/load.js";
 import { parseSafetensors } from "../models/safetensors.js";
 
@@ -80,7 +81,12 @@ export function modelFiles(model: string | undefined, config?: string, dict?: st
 }
 
 /** Loads the model of {@link modelFiles}; `gamma` replaces every channel's decay λ (1 = no decay). */
-export async function loadModelFiles(files: ModelFiles, options: { dtype?: "float32" | "float16" | "int8"; gamma?: number } = {}): Promise<LoadedModel> {
+export async function loadModelFiles(
+  files: ModelFiles,
+  options: { dtype?: "float32" | "float16" | "int8"; gamma?: number; threads?: number } = {},
+): Promise<LoadedModel> {
+  // Before loadModel, whose own init() would start the default thread count.
+  if (options.threads !== undefined) await init({ threads: options.threads });
   const source = options.gamma === undefined ? files.weights : withDecay(readFileSync(files.weights), options.gamma);
   return loadModel(source, {
     kind: "auto",

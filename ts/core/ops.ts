@@ -92,7 +92,9 @@ export function layerNorm(x: F32, gamma: F32, beta: F32, eps = 1e-5, out?: F32):
 
 /**
  * `x · wᵀ + bias` over the last dim of `x`: `x` is `[..., k]`, `w` is `[n, k]` (PyTorch's Linear layout) in float32,
- * float16 or int8 (a {@link QuantizedMatrix}), `bias` is `[n]`. Returns `[..., n]`.
+ * float16 or int8 (a {@link QuantizedMatrix}), `bias` is `[n]`. Returns `[..., n]`. With int8 weights and one or two
+ * rows of `x` (a decoding step), each row is first rounded to 16-bit integers (`x ≈ s·q`, `s = max|x| / 32767`) and
+ * the products are summed exactly in integers: about three times faster, and 250 times finer than the weights' own rounding.
  */
 export function matmul(x: F32, w: Matrix, bias?: F32, out?: F32): F32 {
   expectDType(x, "float32", "matmul x");

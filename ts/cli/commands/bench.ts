@@ -23,7 +23,7 @@ export const BENCH_HELP = `Usage: tnn bench [options]
 
 Measures prefill (the prompt through the FFT path) and decode (one token per step) throughput on random
 tokens. Prints a table on stdout, headed by the conditions it was measured under: runtime and engine
-version, wasm build (simd or scalar), cores and CPU, and the load average before and after.
+version, wasm build (relaxed, simd or scalar) and threads, cores and CPU, and the load average before and after.
 
 ${formatFlags(FLAGS)}
 `;
@@ -43,7 +43,7 @@ export async function benchCommand(argv: readonly string[], io: CliIO): Promise<
   const newTokens = (flags["new-tokens"] as number | undefined) ?? 256;
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
   const dtype = dtypeFlag(flags);
-  const model = requireCausalLM(await loadModelFiles(files, { dtype }), "bench");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype, threads: flags.threads as number | undefined }), "bench");
   try {
     const conditions = startConditions();
     const rng = new Xoshiro128(1);

@@ -14,6 +14,7 @@ export const MODEL_FLAGS: FlagSpecs = {
   config: { type: "string", meta: "FILE", help: "config.json to use instead of the one beside the weights" },
   dict: { type: "string", meta: "FILE", help: "fairseq dict.txt mapping GPT-2 BPE ids to model ids (official checkpoints)" },
   dtype: { type: "string", meta: "T", help: "storage of the weight matrices: float32 (default), float16 or int8" },
+  threads: { type: "int", min: 1, max: 64, meta: "N", help: "kernel threads, this one included (default: one per core, at most 8; 1: single-threaded)" },
 };
 
 /** The `--dtype` flag, checked. */

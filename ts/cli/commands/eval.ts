@@ -52,7 +52,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
   }
   const bytes = readTextFile(file);
   const gamma = flags.gamma as number | undefined;
-  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags), ...(gamma === undefined ? {} : { gamma }) }), "eval");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags), threads: flags.threads as number | undefined, ...(gamma === undefined ? {} : { gamma }) }), "eval");
   try {
     const tok = model.tokenizer;
     if (!tok) throw new UsageError("this model has no known tokenizer; pass --dict for a GPT-2 BPE checkpoint");

@@ -38,7 +38,7 @@ export async function generateCommand(argv: readonly string[], io: CliIO): Promi
   const mode = (flags.mode as string | undefined) ?? "online";
   if (!DECODE_MODES.includes(mode as DecodeMode)) throw new UsageError(`--mode must be one of ${DECODE_MODES.join(", ")}, got "${mode}"`);
   const files = modelFiles(flags.model as string | undefined, flags.config as string | undefined, flags.dict as string | undefined);
-  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags) }), "generate");
+  const model = requireCausalLM(await loadModelFiles(files, { dtype: dtypeFlag(flags), threads: flags.threads as number | undefined }), "generate");
   try {
     if (!model.tokenizer) throw new UsageError("this model has no known tokenizer; pass --dict for a GPT-2 BPE checkpoint");
     const maxNewTokens = (flags["max-tokens"] as number | undefined) ?? 200;
