@@ -19,18 +19,9 @@ import { loadModel } from "../ts/generate/load.js";
 import { lmConfig, randomStateDict } from "./helpers/random-state-dict.js";
 import { writeSafetensors } from "./helpers/safetensors-writer.js";
 import { ensureBuilt, repoRoot } from "./runtimes/packed-project.js";
+import { values } from "./helpers/values.js";
 
 const THREADS = 3;
-
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 /** A small decayed LM whose window (about 2,300 at λ = 0.99) lets an 8,400-token forward take the windowed path. */
 const CONFIG = lmConfig({ d_model: 64, n_layers: 2, expand_ratio: 3, rpe_dim: 16, rpe_layers: 2, glu_dim: 64, vocab_size: 300, gamma: 0.99 });

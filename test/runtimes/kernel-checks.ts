@@ -9,17 +9,7 @@ import {
   gelu, init,
   layerNorm, matmul, rpeForward, rpePackedLength, silu, simpleRmsNorm, toeplitzCoeffRows, toeplitzCrossover, toeplitzDirect,
 } from "../../ts/core/index.js";
-
-/** Deterministic values in [-1, 1) (xorshift32), so failures reproduce. */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
+import { values } from "../helpers/values.js";
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
