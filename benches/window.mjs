@@ -114,9 +114,9 @@ const rows = [];
 const out = [
   "### Windowed decoding — `node benches/window.mjs" + (quick ? " --quick" : "") + "`",
   "",
-  `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}, simd128 wasm, one thread; load average ${load0.toFixed(2)} at the start.`,
+  `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version}; load average ${load0.toFixed(2)} at the start.`,
   "",
-  `Toeplitz part of one layer: ${C} channels, window K = ${K}, chunk 512; µs per token over ${STEPS} steps after the context was consumed; state + kernel bytes of the layer.`,
+  `Toeplitz part of one layer (pkg/simd, one thread): ${C} channels, window K = ${K}, chunk 512; µs per token over ${STEPS} steps after the context was consumed; state + kernel bytes of the layer.`,
   "",
   "| state | context | µs / token | state + kernel MiB |",
   "| --- | ---: | ---: | ---: |",
@@ -165,7 +165,7 @@ modelLines.push(...(await modelRows("paper-size LM, int8 (d 512, 7 layers, c 153
 const windows = paper.body.layers.map((l) => l.tno.window);
 paper.dispose();
 out.push(
-  `Whole models, greedy steps after a prefill of the context (the prefill moves to windowed states once the context reaches the longest window; contexts past it are consumed by them in blocks). Paper-size LM windows: ${windows.join(", ")}. A GPT-2-style transformer of the paper LM's width and depth holds a KV cache of 2 × 7 layers × 512 × 4 bytes = 28 KiB per token: 448 MiB at 16K, 3.5 GiB at 128K.`,
+  `Whole models (the package, wasm ${tnn.backendInfo().build} build on ${tnn.backendInfo().threads} thread(s)), greedy steps after a prefill of the context (the prefill moves to windowed states once the context reaches the longest window; contexts past it are consumed by them in blocks). Paper-size LM windows: ${windows.join(", ")}. A GPT-2-style transformer of the paper LM's width and depth holds a KV cache of 2 × 7 layers × 512 × 4 bytes = 28 KiB per token: 448 MiB at 16K, 3.5 GiB at 128K.`,
   "",
   "| model | context | states | ms / token | state + kernel MiB | prefill s |",
   "| --- | ---: | --- | ---: | ---: | ---: |",
