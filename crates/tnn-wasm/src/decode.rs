@@ -36,8 +36,6 @@ impl OnlineKernel {
     }
 }
 
-/// One sequence's online-convolution state for one layer.
-
 /// The wasm face of a per-sequence convolution state; the online state and its naive reference share it exactly.
 macro_rules! conv_state_binding {
     ($(#[$doc:meta])* $name:ident, $inner:ty) => {
