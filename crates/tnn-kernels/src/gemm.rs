@@ -238,17 +238,9 @@ pub unsafe fn gemm_ptr(x: *const f32, w: *const f32, b: *const f32, y: *mut f32,
         let pieces = par::pieces(n.div_ceil(NC), COLUMN_BLOCKS_PER_TASK);
         par::for_each(pieces, |t, _| {
             let (j_lo, j_hi) = par::piece(t, pieces, n, NC);
-            let mut k0 = 0;
-            while k0 < k {
-                let kc = KC.min(k - k0);
-                let mut j0 = j_lo;
-                while j0 < j_hi {
-                    let nb = NC.min(j_hi - j0);
-                    block(xs.get(), k, m, k0, kc, ws.get().add(j0 * k + k0), k, nb, j0, bs.get(), ys.get(), n);
-                    j0 += NC;
-                }
-                k0 += KC;
-            }
+            for_each_block(k, j_lo, j_hi, |k0, kc, j0, nb| {
+                block(xs.get(), k, m, k0, kc, ws.get().add(j0 * k + k0), k, nb, j0, bs.get(), ys.get(), n);
+            });
         });
         return;
     }
@@ -258,6 +250,19 @@ pub unsafe fn gemm_ptr(x: *const f32, w: *const f32, b: *const f32, y: *mut f32,
             core::ptr::copy_nonoverlapping(ws.get().add((j0 + r) * k + k0), panel.add(r * LDP), kc);
         }
     }, |_, _, _, _| {});
+}
+
+/// Calls `f(k0, kc, j0, nb)` for every `KC`-wide block of `k`, in order (each output sums `k` front to back, so
+/// results do not depend on how the columns were split), and within it every `NC`-row block of the columns
+/// `j_lo..j_hi` (`nb` rows from `j0`).
+#[inline(always)]
+fn for_each_block(k: usize, j_lo: usize, j_hi: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for j0 in (j_lo..j_hi).step_by(NC) {
+            f(k0, kc, j0, NC.min(j_hi - j0));
+        }
+    }
 }
 
 /// Rows of `x` from which copying each block of `w` into a contiguous panel pays for itself.
@@ -301,18 +306,10 @@ pub(crate) unsafe fn packed(
         // 64 KiB of stack: one block of w.
         let mut panel = core::mem::MaybeUninit::<[f32; NC * LDP]>::uninit();
         let panel = panel.as_mut_ptr() as *mut f32;
-        let mut k0 = 0;
-        while k0 < k {
-            let kc = KC.min(k - k0);
-            let mut j0 = j_lo;
-            while j0 < j_hi {
-                let nb = NC.min(j_hi - j0);
-                fill(panel, j0, nb, k0, kc);
-                block(xs.get().add(i0 * k), k, mb, k0, kc, panel, LDP, nb, j0, bs.get(), ys.get().add(i0 * n), n);
-                j0 += NC;
-            }
-            k0 += KC;
-        }
+        for_each_block(k, j_lo, j_hi, |k0, kc, j0, nb| {
+            fill(panel, j0, nb, k0, kc);
+            block(xs.get().add(i0 * k), k, mb, k0, kc, panel, LDP, nb, j0, bs.get(), ys.get().add(i0 * n), n);
+        });
         finish(i0, mb, j_lo, j_hi);
     });
 }

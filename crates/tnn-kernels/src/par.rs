@@ -118,10 +118,17 @@ pub struct PerSlot<T> {
 unsafe impl<T: Send> Sync for PerSlot<T> {}
 
 impl<T> PerSlot<T> {
-    /// `n` slots made by `make` (at least one).
-    pub fn new(n: usize, make: impl FnMut() -> T) -> Self {
-        let mut make = make;
-        PerSlot { slots: (0..n.max(1)).map(|_| UnsafeCell::new(make())).collect() }
+    /// One slot, made by `make`, per thread a kernel called from this thread may use now ([`threads`]).
+    pub fn for_pool(mut make: impl FnMut() -> T) -> Self {
+        PerSlot { slots: (0..threads()).map(|_| UnsafeCell::new(make())).collect() }
+    }
+
+    /// Makes sure every thread of the installed pool has a slot: scratch made under a narrower pool (or none) is
+    /// made again by `make`, once, when a wider one is installed.
+    pub fn fit_pool(&mut self, make: impl FnMut() -> T) {
+        if threads() > self.slots.len() {
+            *self = PerSlot::for_pool(make);
+        }
     }
 
     /// Slots held.

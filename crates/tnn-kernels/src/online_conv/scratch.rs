@@ -4,7 +4,7 @@
 use super::kernel::OnlineKernel;
 use crate::lane_conv::group_spectra_len;
 use crate::lane_fft::C4;
-use crate::par::{self, PerSlot};
+use crate::par::PerSlot;
 
 pub(crate) struct FftSlot {
     /// The signal of one group of eight channels, then its spectrum and output: up to `2·cap` rows (the
@@ -30,16 +30,13 @@ impl FftSlot {
 impl FftScratch {
     pub(crate) fn for_kernel(kernel: &OnlineKernel) -> Self {
         let len = 2 * kernel.cap();
-        FftScratch { len, slots: PerSlot::new(par::threads(), || FftSlot::new(len)) }
+        FftScratch { len, slots: PerSlot::for_pool(|| FftSlot::new(len)) }
     }
 
-    /// Makes sure every thread of the installed pool has a slot (a pool wider than the one the state was made
-    /// under gets its extra slots now, once).
+    /// Makes sure every thread of the installed pool has a slot (see [`PerSlot::fit_pool`]).
     pub(crate) fn fit_pool(&mut self) {
-        if par::threads() > self.slots.len() {
-            let len = self.len;
-            self.slots = PerSlot::new(par::threads(), || FftSlot::new(len));
-        }
+        let len = self.len;
+        self.slots.fit_pool(|| FftSlot::new(len));
     }
 
     pub(crate) fn bytes(&self) -> usize {

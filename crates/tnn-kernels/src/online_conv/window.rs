@@ -111,7 +111,7 @@ impl WindowState {
             ring_rows,
             near: OnlineConvState::new(&kernel.near),
             far: vec![0.0; chunk * c],
-            fft_scratch: PerSlot::new(par::threads(), || (vec![C4::zero(); kernel.len], vec![C4::zero(); kernel.len])),
+            fft_scratch: PerSlot::for_pool(|| (vec![C4::zero(); kernel.len], vec![C4::zero(); kernel.len])),
             fft_len: kernel.len,
         }
     }
@@ -194,9 +194,7 @@ impl WindowState {
         }
         let len = kernel.len;
         let per = group_spectra_len(len);
-        if par::threads() > self.fft_scratch.len() {
-            self.fft_scratch = PerSlot::new(par::threads(), || (vec![C4::zero(); len], vec![C4::zero(); len]));
-        }
+        self.fft_scratch.fit_pool(|| (vec![C4::zero(); len], vec![C4::zero(); len]));
         // Input i of the block is position pos − K + i; positions before 0 are zeros.
         let first = self.pos as isize - k_win as isize;
         // Groups of eight channels are independent: ranges of them run on the pool's threads.

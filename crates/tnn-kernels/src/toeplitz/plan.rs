@@ -175,16 +175,13 @@ impl ToeplitzPlan {
 impl Fft {
     fn new(n: usize) -> Self {
         let len = fast_fft_len((2 * n).saturating_sub(1));
-        Fft { len, fft: LaneFft::new(len), scratch: PerSlot::new(par::threads(), || Scratch::new(len)) }
+        Fft { len, fft: LaneFft::new(len), scratch: PerSlot::for_pool(|| Scratch::new(len)) }
     }
 
     /// Calls `f(self, scratch, g)` for every group of eight channels, ranges of groups on the pool's threads.
     fn for_groups(&mut self, c: usize, f: impl Fn(&Fft, &mut Scratch, usize) + Sync) {
-        // A pool wider than the one the plan was made under gets scratch for its extra threads now.
-        if par::threads() > self.scratch.len() {
-            let len = self.len;
-            self.scratch = PerSlot::new(par::threads(), || Scratch::new(len));
-        }
+        let len = self.len;
+        self.scratch.fit_pool(|| Scratch::new(len));
         let groups = c.div_ceil(GROUP);
         let pieces = par::pieces(groups, GROUPS_PER_TASK);
         let this = &*self;
