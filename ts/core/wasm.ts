@@ -245,10 +245,12 @@ async function load(options: InitOptions, simd: boolean | "auto", relaxed: boole
   const source = options.wasm === undefined ? undefined : given ? given[key] : (options.wasm as WasmSource);
   let exports: { memory: WebAssembly.Memory };
   let module: WebAssembly.Module;
+  let threaded: boolean;
   try {
     module = await compile(source ?? defaultWasmUrl(key));
+    threaded = isThreaded(module);
     // A module without a memory import brings its own; the glue would otherwise make a shared one for it.
-    const memory = isThreaded(module) ? undefined : new WebAssembly.Memory({ initial: 0 });
+    const memory = threaded ? undefined : new WebAssembly.Memory({ initial: 0 });
     exports = (await initBindings({ module_or_path: module, memory } as never)) as unknown as { memory: WebAssembly.Memory };
   } catch (e) {
     throw new WasmLoadError(`init: could not load the ${source && !given ? "given" : key} wasm module: ${(e as Error).message}`);
@@ -261,7 +263,7 @@ async function load(options: InitOptions, simd: boolean | "auto", relaxed: boole
     threadsSupported: canThread,
     memory: exports.memory,
   };
-  if (isThreaded(module) && count > 1 && canThread) {
+  if (threaded && count > 1 && canThread) {
     const pool = await startWorkers(module, exports.memory, count - 1);
     if (pool.workers > 0) {
       bindings.pool_start(count - 1, callerMayBlock());
