@@ -29,6 +29,8 @@ mod imp {
 
     /// Job number (high 32 bits) and next unclaimed task (low 32).
     static JOB: AtomicU64 = AtomicU64::new(0);
+    /// The task counter of a job being published: at or past every task count, so nothing is claimed.
+    const CLOSED: u64 = u32::MAX as u64;
     /// Address of the current job's `&dyn Fn(usize, usize)` (a thin pointer to the fat one, on the caller's stack).
     static JOB_FN: AtomicUsize = AtomicUsize::new(0);
     static JOB_TASKS: AtomicU32 = AtomicU32::new(0);
@@ -64,13 +66,19 @@ mod imp {
                 return;
             }
             assert!(tasks < u32::MAX as usize, "pool: too many tasks");
-            // Publish the job: its closure and size first, then its number with a fresh task counter.
+            // Publish the job. First its number with the task counter at CLOSED, so that a worker still holding the
+            // previous job's counter can no longer claim with it: its compare-and-swap fails on the new number, and
+            // none of the new job's tasks is claimable yet. Without this, a late worker that read the old counter
+            // could pair it with the new task count and closure stored below, run a task of the new job twice and
+            // push DONE past the count (the caller then waited forever). Then the closure and size, then the
+            // counter opens at 0. (Wasm atomics are all sequentially consistent.)
+            let job = (JOB.load(SeqCst) >> 32).wrapping_add(1);
+            JOB.store(job << 32 | CLOSED, SeqCst);
             let fref: Task<'_> = f;
-            JOB_FN.store(&fref as *const Task<'_> as usize, Relaxed);
-            JOB_TASKS.store(tasks as u32, Relaxed);
-            DONE.store(0, Relaxed);
-            let job = (JOB.load(Relaxed) >> 32).wrapping_add(1);
-            JOB.store(job << 32, Release);
+            JOB_FN.store(&fref as *const Task<'_> as usize, SeqCst);
+            JOB_TASKS.store(tasks as u32, SeqCst);
+            DONE.store(0, SeqCst);
+            JOB.store(job << 32, SeqCst);
             WAKE.fetch_add(1, SeqCst);
             if SLEEPERS.load(SeqCst) > 0 {
                 // SAFETY: WAKE is a live, aligned i32 in linear memory.
