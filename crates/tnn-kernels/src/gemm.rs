@@ -1,22 +1,26 @@
 //! Dense layers: `y[m][n] = x[m][k] · w[n][k]ᵀ + b[n]` with `w` in PyTorch's `(out, in)` layout, in f32 or with
 //! the weights stored as IEEE half.
 //!
-//! Both operands are contiguous along `k`, so the microkernel is a block of dot products: `MR` rows of `x` against
-//! `NR` rows of `w`, one `F32x4` accumulator per pair, summed across lanes once at the end of a `k` block. A single
-//! token (decode, `m < PACK_MIN_ROWS`) reads `w` in place, costing no more than streaming it once. Prefill cuts `k`
-//! into blocks of `KC`, `x` into blocks of `MC` rows (L2-resident) and copies each `NC × KC` block of `w` into a
-//! contiguous stack panel (L1/L2-resident) that all rows of the `x` block pass over.
+//! Both operands are contiguous along `k`. A few rows of `x` (decode, `m < PACK_MIN_ROWS`) read `w` in place, since
+//! streaming it once is the cost there: the microkernel is a block of dot products, `MR` rows of `x` against `NR`
+//! rows of `w`, one `F32x4` accumulator per pair, summed across lanes once at the end of a `k` block (2×4 tiles: 8
+//! accumulators fit V8's xmm registers with the operands; 4×4 and 3×4 spilled, 2×6 ran slower).
 //!
-//! Tile and block sizes were chosen by timing the simd128 build in Node 20 on the development machine (one core):
-//! 2×4 tiles (8 accumulators, fitting V8's 16 xmm registers with the operands) ran 46 GFLOP/s on cache-resident
-//! 64×64×1536, against 34 for 4×4 (spills), 34 for 3×4 and 31 for 2×6; with the x blocking and packed panels,
-//! 512×512×1536 ran 44–50 GFLOP/s (about the simd128 multiply-add peak of that machine) against 21 without.
+//! Prefill (the packed path) cuts `k` into blocks of `KC` and `x` into blocks of `MC` rows, and copies both operands
+//! into micro-panels, `k`-major: each group of `MRP` rows of the `x` block as `[kc][MRP]`, each group of `NRP` rows of
+//! an `NC × KC` block of `w` as `[kc][NRP]` (`fill` writes the block row-major into a stack panel, 4×4 transposes turn
+//! it around). The microkernel is then an outer product: per step of `k`, two loads of `w`, `MRP` broadcasts of `x`
+//! and `2·MRP` multiply-adds into `MRP × 2` accumulators, each address a pointer moving by a constant, and no lane sums
+//! at the end. Timed on the AMD EPYC (Zen 4) of benches/RESULTS.md in Node 22, interleaved, best of seven under load,
+//! 512×512×1536: 35.8 GFLOP/s with simd128 and 44.1 with relaxed SIMD, against 32.1 and 38.0 for the dot-product
+//! tiles on packed `w` that this replaced; 4×8 beat 3×8 (fewer multiply-adds per load) and 5×8 (spills: LLVM hoists
+//! the broadcasts, and V8 keeps 15 xmm registers); `KC` = 256 was slower and 1,024 no faster with four times the stack.
 //!
 //! The half-precision form, `gemm_f16`, has two paths. Up to `m = 4` rows of `x` (decoding, and short prefills) it
 //! reads the halves in place and widens them in registers, eight at a time, one row of `w` against all rows of `x`:
 //! simd128 has no f16 conversion, so [`F32x4::load_f16x8_ptr`] builds the f32 bits with about 11 integer and float
 //! ops, and sharing them among the rows of `x` is what makes the path pay beyond `m = 1`. From `m = 5` it widens
-//! each block of `w` once into the panel above and runs the f32 microkernel, whose 2×4 tiles then win.
+//! each block of `w` once into the panel above and takes the packed path.
 //!
 //! Timed like the rest (Node 20, simd128, one core of a shared AMD EPYC), `k = 512, n = 1536`, GFLOP/s of the direct
 //! path against the panel path, cache-resident: 15 against 7.5 (`m = 1`), 22 against 14, 24 against 18, 23 against
@@ -26,8 +30,10 @@
 //!
 //! With a thread pool installed (`crate::par`), prefill splits into tasks of `MC` rows of `x` (and, when those are
 //! fewer than twice the threads, also into ranges of `NC`-row blocks of `w`), and few-row products split `w`'s rows.
-//! Each output element is the same sequence of operations whatever tile or task computes it (lane sums paired
-//! `(x0 + x2) + (x1 + x3)` in every tile shape, `k` blocks in order), so results do not depend on the threads.
+//! Each output element is the same sequence of operations whatever tile or task computes it (in the few-row path lane
+//! sums paired `(x0 + x2) + (x1 + x3)` in every tile shape; in the packed path `k` in order within one lane; `k` blocks
+//! in order in both), so results do not depend on the threads. The two paths round differently, so a row's bits can
+//! differ between a product of fewer than `PACK_MIN_ROWS` rows and one of more.
 
 // Register tiles are indexed arrays: index loops say which accumulator meets which operand.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
@@ -36,9 +42,9 @@ use crate::f16::{f16_bits_to_f32, f16x4_to_f32};
 use crate::par::{self, SendPtr};
 use crate::simd::{F32x4, I32x4, LANES};
 
-/// Rows of `x` per microkernel.
+/// Rows of `x` per dot-product tile (few-row path).
 const MR: usize = 2;
-/// Rows of `w` per microkernel (a multiple of 4: the four sums of a column group are reduced together).
+/// Rows of `w` per dot-product tile (a multiple of 4: the four sums of a column group are reduced together).
 const NR: usize = 4;
 /// `k` elements per block.
 const KC: usize = 512;
@@ -204,6 +210,137 @@ unsafe fn block(
     }
 }
 
+/// Rows of `x` per outer-product tile (packed path).
+const MRP: usize = 4;
+/// Columns of a packed micro-panel: two vectors of outputs.
+const NRP: usize = 8;
+
+/// One tile of the packed path: `R` rows of `x` as a micro-panel `xp[kc][R]` against one micro-panel `wp[kc][NRP]`
+/// (`NRP` columns of `w`), writing the first `cols` columns. Each step broadcasts `x[r][p]` and multiply-adds it into
+/// the two accumulators of row `r`: every output sums `k` front to back in one lane, whatever the tile's shape.
+///
+/// # Safety
+/// `xp` readable for `kc·R` floats, `wp` for `kc·NRP`, `y` writable for `R` rows of `ldy` stride and `cols`
+/// elements; `Base::Bias` pointer null or readable for `cols`.
+#[inline(always)]
+unsafe fn tile_outer<const R: usize>(mut xp: *const f32, mut wp: *const f32, kc: usize, y: *mut f32, ldy: usize, cols: usize, base: Base) {
+    let mut acc = [[F32x4::zero(); 2]; R];
+    for _ in 0..kc {
+        let w0 = F32x4::load_ptr(wp);
+        let w1 = F32x4::load_ptr(wp.add(4));
+        for r in 0..R {
+            let xv = F32x4::load_splat_ptr(xp.add(r));
+            acc[r][0] = xv.mul_add(w0, acc[r][0]);
+            acc[r][1] = xv.mul_add(w1, acc[r][1]);
+        }
+        xp = xp.add(R);
+        wp = wp.add(NRP);
+    }
+    for r in 0..R {
+        let yr = y.add(r * ldy);
+        if cols == NRP {
+            for h in 0..2 {
+                let start = match base {
+                    Base::Bias(b) if b.is_null() => F32x4::zero(),
+                    Base::Bias(b) => F32x4::load_ptr(b.add(4 * h)),
+                    Base::Accumulate => F32x4::load_ptr(yr.add(4 * h)),
+                };
+                (start + acc[r][h]).store_ptr(yr.add(4 * h));
+            }
+        } else {
+            let a = [acc[r][0].to_array(), acc[r][1].to_array()];
+            for c in 0..cols {
+                let start = match base {
+                    Base::Bias(b) if b.is_null() => 0.0,
+                    Base::Bias(b) => *b.add(c),
+                    Base::Accumulate => *yr.add(c),
+                };
+                *yr.add(c) = start + a[c / 4][c % 4];
+            }
+        }
+    }
+}
+
+/// Copies rows `0..nb` (columns `0..kc`) of a row-major panel of stride [`LDP`] into micro-panels `wp`: panel `g`
+/// holds rows `8g..8g+8` as `[kc][NRP]` at `wp[g·kc·NRP..]`, rows past `nb` zero.
+///
+/// # Safety
+/// `panel` readable for `nb` rows, `wp` writable for `nb.div_ceil(NRP)·kc·NRP` floats.
+unsafe fn to_micro_panels(panel: *const f32, nb: usize, kc: usize, wp: *mut f32) {
+    for g in 0..nb.div_ceil(NRP) {
+        let out = wp.add(g * kc * NRP);
+        let rows = NRP.min(nb - g * NRP);
+        if rows < NRP {
+            for p in 0..kc {
+                for c in 0..NRP {
+                    *out.add(p * NRP + c) = if c < rows { *panel.add((g * NRP + c) * LDP + p) } else { 0.0 };
+                }
+            }
+            continue;
+        }
+        let src = panel.add(g * NRP * LDP);
+        let mut p = 0;
+        while p + 4 <= kc {
+            for h in 0..2 {
+                let rows4 = [0, 1, 2, 3].map(|c| F32x4::load_ptr(src.add((4 * h + c) * LDP + p)));
+                let t = F32x4::transpose4(rows4[0], rows4[1], rows4[2], rows4[3]);
+                for q in 0..4 {
+                    t[q].store_ptr(out.add((p + q) * NRP + 4 * h));
+                }
+            }
+            p += 4;
+        }
+        while p < kc {
+            for c in 0..NRP {
+                *out.add(p * NRP + c) = *src.add(c * LDP + p);
+            }
+            p += 1;
+        }
+    }
+}
+
+/// Copies `mb` rows of `x` (stride `ldx`, `kc` columns) into micro-panels: group `g` of up to `MRP` rows as
+/// `[kc][rows]` at `xp[g·kc·MRP..]`.
+///
+/// # Safety
+/// `x` readable for `mb` rows of `kc`, `xp` writable for `mb.div_ceil(MRP)·kc·MRP` floats.
+unsafe fn x_micro_panels(x: *const f32, ldx: usize, mb: usize, kc: usize, xp: *mut f32) {
+    for g in 0..mb.div_ceil(MRP) {
+        let rows = MRP.min(mb - g * MRP);
+        let out = xp.add(g * kc * MRP);
+        let src = x.add(g * MRP * ldx);
+        for p in 0..kc {
+            for r in 0..rows {
+                *out.add(p * rows + r) = *src.add(r * ldx + p);
+            }
+        }
+    }
+}
+
+/// [`block`] for the packed path: `mb` rows of `x` as micro-panels `xp` against the micro-panels `wp` of `nb` rows
+/// of `w`, writing columns `j0..j0+nb` of `y`.
+///
+/// # Safety
+/// As for [`block`], with `xp` and `wp` as written by [`x_micro_panels`] and [`to_micro_panels`].
+unsafe fn block_outer(xp: *const f32, mb: usize, k0: usize, kc: usize, wp: *const f32, nb: usize, j0: usize, b: *const f32, y: *mut f32, n: usize) {
+    for gi in 0..mb.div_ceil(MRP) {
+        let i = gi * MRP;
+        let xg = xp.add(gi * kc * MRP);
+        for g in 0..nb.div_ceil(NRP) {
+            let (j, cols) = (g * NRP, NRP.min(nb - g * NRP));
+            let base = if k0 == 0 { Base::Bias(if b.is_null() { b } else { b.add(j0 + j) }) } else { Base::Accumulate };
+            let wg = wp.add(g * kc * NRP);
+            let yij = y.add(i * n + j0 + j);
+            match MRP.min(mb - i) {
+                4 => tile_outer::<4>(xg, wg, kc, yij, n, cols, base),
+                3 => tile_outer::<3>(xg, wg, kc, yij, n, cols, base),
+                2 => tile_outer::<2>(xg, wg, kc, yij, n, cols, base),
+                _ => tile_outer::<1>(xg, wg, kc, yij, n, cols, base),
+            }
+        }
+    }
+}
+
 fn check_shapes(x: usize, w: usize, b: Option<&[f32]>, y: usize, m: usize, k: usize, n: usize) {
     assert!(x >= m * k && w >= n * k && y >= m * n, "gemm: buffers too small for m={m} k={k} n={n}");
     if let Some(b) = b {
@@ -303,12 +440,21 @@ pub(crate) unsafe fn packed(
     par::for_each(row_blocks * col_pieces, |t, _| {
         let (i0, (j_lo, j_hi)) = ((t / col_pieces) * MC, par::piece(t % col_pieces, col_pieces, n, NC));
         let mb = MC.min(m - i0);
-        // 64 KiB of stack: one block of w.
+        // 256 KiB of stack (a thread's stack is 1 MiB, a pool worker's 2 MiB): one block of w as filled, then as
+        // micro-panels, and the block of x as micro-panels.
         let mut panel = core::mem::MaybeUninit::<[f32; NC * LDP]>::uninit();
         let panel = panel.as_mut_ptr() as *mut f32;
+        let mut micro = core::mem::MaybeUninit::<[f32; NC * KC]>::uninit();
+        let micro = micro.as_mut_ptr() as *mut f32;
+        let mut xpanel = core::mem::MaybeUninit::<[f32; MC.next_multiple_of(MRP) * KC]>::uninit();
+        let xpanel = xpanel.as_mut_ptr() as *mut f32;
         for_each_block(k, j_lo, j_hi, |k0, kc, j0, nb| {
+            if j0 == j_lo {
+                x_micro_panels(xs.get().add(i0 * k + k0), k, mb, kc, xpanel);
+            }
             fill(panel, j0, nb, k0, kc);
-            block(xs.get().add(i0 * k), k, mb, k0, kc, panel, LDP, nb, j0, bs.get(), ys.get().add(i0 * n), n);
+            to_micro_panels(panel, nb, kc, micro);
+            block_outer(xpanel, mb, k0, kc, micro, nb, j0, bs.get(), ys.get().add(i0 * n), n);
         });
         finish(i0, mb, j_lo, j_hi);
     });

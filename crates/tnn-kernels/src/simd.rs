@@ -42,6 +42,28 @@ mod imp {
         pub unsafe fn load_ptr(p: *const f32) -> Self {
             F32x4(v128_load(p as *const v128))
         }
+        /// The `f32` at `p` in every lane (one `v128.load32_splat`).
+        ///
+        /// # Safety
+        /// `p` must be valid for reading one `f32`.
+        #[inline(always)]
+        pub unsafe fn load_splat_ptr(p: *const f32) -> Self {
+            F32x4(v128_load32_splat(p as *const u32))
+        }
+        /// The 4×4 transpose of the rows `a, b, c, d`.
+        #[inline(always)]
+        pub fn transpose4(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0);
+            let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0);
+            let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0);
+            let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0);
+            [
+                F32x4(i64x2_shuffle::<0, 2>(ab_lo, cd_lo)),
+                F32x4(i64x2_shuffle::<1, 3>(ab_lo, cd_lo)),
+                F32x4(i64x2_shuffle::<0, 2>(ab_hi, cd_hi)),
+                F32x4(i64x2_shuffle::<1, 3>(ab_hi, cd_hi)),
+            ]
+        }
         /// Eight signed bytes at `p` widened to `f32`: elements `0..4` and `4..8`.
         ///
         /// # Safety
@@ -283,6 +305,20 @@ mod imp {
         #[inline(always)]
         pub unsafe fn load_ptr(p: *const f32) -> Self {
             F32x4((p as *const [f32; 4]).read_unaligned())
+        }
+        /// The `f32` at `p` in every lane.
+        ///
+        /// # Safety
+        /// `p` must be valid for reading one `f32`.
+        #[inline(always)]
+        pub unsafe fn load_splat_ptr(p: *const f32) -> Self {
+            F32x4([*p; 4])
+        }
+        /// The 4×4 transpose of the rows `a, b, c, d`.
+        #[inline(always)]
+        pub fn transpose4(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            let r = [a.0, b.0, c.0, d.0];
+            core::array::from_fn(|i| F32x4([r[0][i], r[1][i], r[2][i], r[3][i]]))
         }
         /// Eight signed bytes at `p` widened to `f32`: elements `0..4` and `4..8`.
         ///
