@@ -50,8 +50,8 @@ const NR: usize = 4;
 const KC: usize = 512;
 /// Rows of `w` per block.
 const NC: usize = 32;
-/// Rows of `x` per block (packed path).
-const MC: usize = 64;
+/// Rows of `x` per block (packed path): each block of `w` is copied into micro-panels once per `MC` rows.
+const MC: usize = 128;
 
 /// Where a tile's starting values come from.
 #[derive(Clone, Copy)]
@@ -261,28 +261,28 @@ unsafe fn tile_outer<const R: usize>(mut xp: *const f32, mut wp: *const f32, kc:
     }
 }
 
-/// Copies rows `0..nb` (columns `0..kc`) of a row-major panel of stride [`LDP`] into micro-panels `wp`: panel `g`
+/// Copies rows `0..nb` (columns `0..kc`) of row-major `rows` (row stride `ld`) into micro-panels `wp`: panel `g`
 /// holds rows `8g..8g+8` as `[kc][NRP]` at `wp[g·kc·NRP..]`, rows past `nb` zero.
 ///
 /// # Safety
-/// `panel` readable for `nb` rows, `wp` writable for `nb.div_ceil(NRP)·kc·NRP` floats.
-unsafe fn to_micro_panels(panel: *const f32, nb: usize, kc: usize, wp: *mut f32) {
+/// `rows` readable for `nb` rows of `kc`, `wp` writable for `nb.div_ceil(NRP)·kc·NRP` floats.
+unsafe fn to_micro_panels(rows: *const f32, ld: usize, nb: usize, kc: usize, wp: *mut f32) {
     for g in 0..nb.div_ceil(NRP) {
         let out = wp.add(g * kc * NRP);
-        let rows = NRP.min(nb - g * NRP);
-        if rows < NRP {
+        let valid = NRP.min(nb - g * NRP);
+        if valid < NRP {
             for p in 0..kc {
                 for c in 0..NRP {
-                    *out.add(p * NRP + c) = if c < rows { *panel.add((g * NRP + c) * LDP + p) } else { 0.0 };
+                    *out.add(p * NRP + c) = if c < valid { *rows.add((g * NRP + c) * ld + p) } else { 0.0 };
                 }
             }
             continue;
         }
-        let src = panel.add(g * NRP * LDP);
+        let src = rows.add(g * NRP * ld);
         let mut p = 0;
         while p + 4 <= kc {
             for h in 0..2 {
-                let rows4 = [0, 1, 2, 3].map(|c| F32x4::load_ptr(src.add((4 * h + c) * LDP + p)));
+                let rows4 = [0, 1, 2, 3].map(|c| F32x4::load_ptr(src.add((4 * h + c) * ld + p)));
                 let t = F32x4::transpose4(rows4[0], rows4[1], rows4[2], rows4[3]);
                 for q in 0..4 {
                     t[q].store_ptr(out.add((p + q) * NRP + 4 * h));
@@ -292,7 +292,7 @@ unsafe fn to_micro_panels(panel: *const f32, nb: usize, kc: usize, wp: *mut f32)
         }
         while p < kc {
             for c in 0..NRP {
-                *out.add(p * NRP + c) = *src.add(c * LDP + p);
+                *out.add(p * NRP + c) = *src.add(c * ld + p);
             }
             p += 1;
         }
@@ -309,7 +309,23 @@ unsafe fn x_micro_panels(x: *const f32, ldx: usize, mb: usize, kc: usize, xp: *m
         let rows = MRP.min(mb - g * MRP);
         let out = xp.add(g * kc * MRP);
         let src = x.add(g * MRP * ldx);
-        for p in 0..kc {
+        let mut p = 0;
+        if rows == 4 {
+            const _: () = assert!(MRP == 4, "full groups transpose 4×4");
+            while p + 4 <= kc {
+                let t = F32x4::transpose4(
+                    F32x4::load_ptr(src.add(p)),
+                    F32x4::load_ptr(src.add(ldx + p)),
+                    F32x4::load_ptr(src.add(2 * ldx + p)),
+                    F32x4::load_ptr(src.add(3 * ldx + p)),
+                );
+                for q in 0..4 {
+                    t[q].store_ptr(out.add((p + q) * 4));
+                }
+                p += 4;
+            }
+        }
+        for p in p..kc {
             for r in 0..rows {
                 *out.add(p * rows + r) = *src.add(r * ldx + p);
             }
@@ -382,11 +398,8 @@ pub unsafe fn gemm_ptr(x: *const f32, w: *const f32, b: *const f32, y: *mut f32,
         return;
     }
     let ws = SendPtr(w as *mut f32);
-    packed(x, m, k, n, b, y, |panel, j0, nb, k0, kc| {
-        for r in 0..nb {
-            core::ptr::copy_nonoverlapping(ws.get().add((j0 + r) * k + k0), panel.add(r * LDP), kc);
-        }
-    }, |_, _, _, _| {});
+    // f32 rows go into the micro-panels straight from `w`.
+    packed(x, m, k, n, b, y, |_, j0, _, k0, _| (ws.get().add(j0 * k + k0) as *const f32, k), |_, _, _, _| {});
 }
 
 /// Calls `f(k0, kc, j0, nb)` for every `KC`-wide block of `k`, in order (each output sums `k` front to back, so
@@ -411,16 +424,19 @@ pub(crate) const LDP: usize = KC;
 /// to pay for waking a thread.
 const COLUMN_BLOCKS_PER_TASK: usize = 4;
 
-/// The blocked product with each `NC × KC` block of `w` first written by `fill(panel, j0, nb, k0, kc)` into a
-/// contiguous stack panel of row stride [`LDP`]; after all of `k`, `finish(i0, mb, j_lo, j_hi)` sees each finished
-/// region of `y` (rows `i0..i0+mb`, columns `j_lo..j_hi`) once.
-/// Also how `quant::gemm_i8` runs prefill, with `fill` widening int8 codes and `finish` applying the row scales.
+/// The blocked product. For each `NC × KC` block of `w`, `fill(panel, j0, nb, k0, kc)` says where its rows are as
+/// f32: `(rows, stride)`, either in `w` itself or written by `fill` into the stack panel it is given (row stride
+/// [`LDP`]); they are then copied into micro-panels for the outer-product tiles. After all of `k`,
+/// `finish(i0, mb, j_lo, j_hi)` sees each finished region of `y` (rows `i0..i0+mb`, columns `j_lo..j_hi`) once.
+/// Also how `gemm_f16` and `quant::gemm_i8` run prefill, with `fill` widening their codes and, for int8, `finish`
+/// applying the row scales.
 ///
 /// Tasks are `MC` rows of `x` by a range of column blocks; each packs its own panels (one per `MC × NC × KC` of
 /// work, as in one piece).
 ///
 /// # Safety
-/// As for [`gemm_ptr`]; `fill` must write `nb` rows of `kc` floats; `finish` may only touch its region of `y`.
+/// As for [`gemm_ptr`]; the rows `fill` points to must hold `nb` rows of `kc` floats; `finish` may only touch its
+/// region of `y`.
 #[inline(always)]
 pub(crate) unsafe fn packed(
     x: *const f32,
@@ -429,7 +445,7 @@ pub(crate) unsafe fn packed(
     n: usize,
     b: *const f32,
     y: *mut f32,
-    fill: impl Fn(*mut f32, usize, usize, usize, usize) + Sync,
+    fill: impl Fn(*mut f32, usize, usize, usize, usize) -> (*const f32, usize) + Sync,
     finish: impl Fn(usize, usize, usize, usize) + Sync,
 ) {
     let row_blocks = m.div_ceil(MC);
@@ -440,8 +456,8 @@ pub(crate) unsafe fn packed(
     par::for_each(row_blocks * col_pieces, |t, _| {
         let (i0, (j_lo, j_hi)) = ((t / col_pieces) * MC, par::piece(t % col_pieces, col_pieces, n, NC));
         let mb = MC.min(m - i0);
-        // 256 KiB of stack (a thread's stack is 1 MiB, a pool worker's 2 MiB): one block of w as filled, then as
-        // micro-panels, and the block of x as micro-panels.
+        // 384 KiB of stack (the calling thread's is 1 MiB, a pool worker's 2 MiB): a block of w as `fill` widens it,
+        // then as micro-panels, and the block of x as micro-panels.
         let mut panel = core::mem::MaybeUninit::<[f32; NC * LDP]>::uninit();
         let panel = panel.as_mut_ptr() as *mut f32;
         let mut micro = core::mem::MaybeUninit::<[f32; NC * KC]>::uninit();
@@ -452,8 +468,8 @@ pub(crate) unsafe fn packed(
             if j0 == j_lo {
                 x_micro_panels(xs.get().add(i0 * k + k0), k, mb, kc, xpanel);
             }
-            fill(panel, j0, nb, k0, kc);
-            to_micro_panels(panel, nb, kc, micro);
+            let (rows, ld) = fill(panel, j0, nb, k0, kc);
+            to_micro_panels(rows, ld, nb, kc, micro);
             block_outer(xpanel, mb, k0, kc, micro, nb, j0, bs.get(), ys.get().add(i0 * n), n);
         });
         finish(i0, mb, j_lo, j_hi);
@@ -496,6 +512,7 @@ pub unsafe fn gemm_f16_ptr(x: *const f32, w16: *const u16, b: *const f32, y: *mu
                 p += 1;
             }
         }
+        (panel as *const f32, LDP)
     }, |_, _, _, _| {});
 }
 

@@ -212,6 +212,7 @@ pub unsafe fn gemm_i8_ptr(
         for r in 0..nb {
             widen_row(qs.get().add((j0 + r) * k + k0), panel.add(r * LDP), kc);
         }
+        (panel as *const f32, LDP)
     }, |i0, mb, j_lo, j_hi| {
         let (scales, b) = (ss.get() as *const f32, bs.get() as *const f32);
         for i in i0..i0 + mb {

@@ -6,7 +6,8 @@ use tnn_kernels::f16::{f16_bits_to_f32, f32_to_f16_bits};
 use tnn_kernels::gemm::*;
 use tnn_kernels::simd::F32x4;
 
-/// (m, k, n): ones, sizes off every tile/block multiple (MR = 2, NR = 4, KC = 512, NC = 32, MC = 64, packing from m = 8), and both across KC.
+/// (m, k, n): ones, sizes off every tile/block multiple (few-row tiles MR = 2, NR = 4; packed tiles 4 × 8; KC = 512, NC = 32,
+/// MC = 128; packing from m = 8), and both across KC and MC.
 const SIZES: [(usize, usize, usize); 16] = [
     (1, 1, 1),
     (1, 7, 1),
