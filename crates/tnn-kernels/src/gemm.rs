@@ -29,7 +29,7 @@
 //! the inf/NaN fix-up (4 of the 11 ops) ran 21 cache-resident, with an earlier tiling that ran 15 with it.
 //!
 //! With a thread pool installed (`crate::par`), prefill splits into tasks of `MC` rows of `x` (and, when those are
-//! fewer than twice the threads, also into ranges of `NC`-row blocks of `w`), and few-row products split `w`'s rows.
+//! fewer than four per thread, also into ranges of `NC`-row blocks of `w`), and few-row products split `w`'s rows.
 //! Each output element is the same sequence of operations whatever tile or task computes it (in the few-row path lane
 //! sums paired `(x0 + x2) + (x1 + x3)` in every tile shape; in the packed path `k` in order within one lane; `k` blocks
 //! in order in both), so results do not depend on the threads. The two paths round differently, so a row's bits can
@@ -431,8 +431,7 @@ const COLUMN_BLOCKS_PER_TASK: usize = 4;
 /// Also how `gemm_f16` and `quant::gemm_i8` run prefill, with `fill` widening their codes and, for int8, `finish`
 /// applying the row scales.
 ///
-/// Tasks are `MC` rows of `x` by a range of column blocks; each packs its own panels (one per `MC × NC × KC` of
-/// work, as in one piece).
+/// Tasks are `MC` rows of `x` by a range of column blocks; each packs its own panels.
 ///
 /// # Safety
 /// As for [`gemm_ptr`]; the rows `fill` points to must hold `nb` rows of `kc` floats; `finish` may only touch its
@@ -451,7 +450,9 @@ pub(crate) unsafe fn packed(
     let row_blocks = m.div_ceil(MC);
     let col_blocks = n.div_ceil(NC);
     let threads = par::threads();
-    let col_pieces = if threads > 1 && row_blocks < 2 * threads { (2 * threads).div_ceil(row_blocks).min(col_blocks) } else { 1 };
+    // About four tasks per thread, as `par::pieces` cuts, so that a thread that falls behind (a busy core) leaves
+    // less undone at the end; a column piece repacks its rows of `x`, which costs little beside its product.
+    let col_pieces = if threads > 1 && row_blocks < 4 * threads { (4 * threads).div_ceil(row_blocks).min(col_blocks) } else { 1 };
     let (xs, bs, ys) = (SendPtr(x as *mut f32), SendPtr(b as *mut f32), SendPtr(y));
     par::for_each(row_blocks * col_pieces, |t, _| {
         let (i0, (j_lo, j_hi)) = ((t / col_pieces) * MC, par::piece(t % col_pieces, col_pieces, n, NC));
