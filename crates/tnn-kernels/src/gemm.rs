@@ -7,14 +7,17 @@
 //! accumulators fit V8's xmm registers with the operands; 4×4 and 3×4 spilled, 2×6 ran slower).
 //!
 //! Prefill (the packed path) cuts `k` into blocks of `KC` and `x` into blocks of `MC` rows, and copies both operands
-//! into micro-panels, `k`-major: each group of `MRP` rows of the `x` block as `[kc][MRP]`, each group of `NRP` rows of
-//! an `NC × KC` block of `w` as `[kc][NRP]` (`fill` writes the block row-major into a stack panel, 4×4 transposes turn
-//! it around). The microkernel is then an outer product: per step of `k`, two loads of `w`, `MRP` broadcasts of `x`
-//! and `2·MRP` multiply-adds into `MRP × 2` accumulators, each address a pointer moving by a constant, and no lane sums
-//! at the end. Timed on the AMD EPYC (Zen 4) of benches/RESULTS.md in Node 22, interleaved, best of seven under load,
-//! 512×512×1536: 35.8 GFLOP/s with simd128 and 44.1 with relaxed SIMD, against 32.1 and 38.0 for the dot-product
-//! tiles on packed `w` that this replaced; 4×8 beat 3×8 (fewer multiply-adds per load) and 5×8 (spills: LLVM hoists
-//! the broadcasts, and V8 keeps 15 xmm registers); `KC` = 256 was slower and 1,024 no faster with four times the stack.
+//! into micro-panels, `k`-major, by 4×4 transposes: each group of `MRP` rows of the `x` block as `[kc][MRP]`, each
+//! group of `NRP` rows of an `NC × KC` block of `w` as `[kc][NRP]` (f32 rows straight from `w`; f16 and int8 rows
+//! once `fill` has widened them into a stack panel). The microkernel is then an outer product: per step of `k`, two
+//! loads of `w`, `MRP` broadcasts of `x` and `2·MRP` multiply-adds into `MRP × 2` accumulators, each address a pointer
+//! moving by a constant, and no lane sums at the end. Timed on the AMD EPYC (Zen 4) of benches/RESULTS.md in Node 22,
+//! 512×512×1536, interleaved, best of seven under load: 35.8 GFLOP/s with simd128 and 44.1 with relaxed SIMD, against
+//! 32.1 and 38.0 for the dot-product tiles on packed `w` that this replaced; 4×8 beat 3×8 (fewer multiply-adds per
+//! load) and 5×8 (spills: LLVM hoists the broadcasts, and V8 keeps 15 xmm registers); `KC` = 256 was slower and 1,024
+//! no faster with four times the stack. Copying into micro-panels then took 19% of a prefill's GEMM time (a CPU
+//! profile); taking f32 rows straight from `w` and blocks of `MC` = 128 rows (each block of `w` copied once per 128
+//! rows, not 64) brought it to about 10%, and the medians of five became 36.3 and 46.9 (RESULTS §10b).
 //!
 //! The half-precision form, `gemm_f16`, has two paths. Up to `m = 4` rows of `x` (decoding, and short prefills) it
 //! reads the halves in place and widens them in registers, eight at a time, one row of `w` against all rows of `x`:
