@@ -218,28 +218,28 @@ const MRP: usize = 4;
 /// Columns of a packed micro-panel: two vectors of outputs.
 const NRP: usize = 8;
 
-/// One tile of the packed path: `R` rows of `x` as a micro-panel `xp[kc][R]` against one micro-panel `wp[kc][NRP]`
-/// (`NRP` columns of `w`), writing the first `cols` columns. Each step broadcasts `x[r][p]` and multiply-adds it into
-/// the two accumulators of row `r`: every output sums `k` front to back in one lane, whatever the tile's shape.
+/// One tile of the packed path: a micro-panel `xp[kc][MRP]` of `x` against one micro-panel `wp[kc][NRP]` of `w`,
+/// writing the first `rows` rows and `cols` columns. Each step broadcasts `x[r][p]` and multiply-adds it into the
+/// two accumulators of row `r`: every output sums `k` front to back in one lane, whatever the tile's position.
 ///
 /// # Safety
-/// `xp` readable for `kc·R` floats, `wp` for `kc·NRP`, `y` writable for `R` rows of `ldy` stride and `cols`
+/// `xp` readable for `kc·MRP` floats, `wp` for `kc·NRP`, `y` writable for `rows` rows of `ldy` stride and `cols`
 /// elements; `Base::Bias` pointer null or readable for `cols`.
 #[inline(always)]
-unsafe fn tile_outer<const R: usize>(mut xp: *const f32, mut wp: *const f32, kc: usize, y: *mut f32, ldy: usize, cols: usize, base: Base) {
-    let mut acc = [[F32x4::zero(); 2]; R];
+unsafe fn tile_outer(mut xp: *const f32, mut wp: *const f32, kc: usize, y: *mut f32, ldy: usize, rows: usize, cols: usize, base: Base) {
+    let mut acc = [[F32x4::zero(); 2]; MRP];
     for _ in 0..kc {
         let w0 = F32x4::load_ptr(wp);
         let w1 = F32x4::load_ptr(wp.add(4));
-        for r in 0..R {
+        for r in 0..MRP {
             let xv = F32x4::load_splat_ptr(xp.add(r));
             acc[r][0] = xv.mul_add(w0, acc[r][0]);
             acc[r][1] = xv.mul_add(w1, acc[r][1]);
         }
-        xp = xp.add(R);
+        xp = xp.add(MRP);
         wp = wp.add(NRP);
     }
-    for r in 0..R {
+    for r in 0..rows {
         let yr = y.add(r * ldy);
         if cols == NRP {
             for h in 0..2 {
@@ -264,73 +264,34 @@ unsafe fn tile_outer<const R: usize>(mut xp: *const f32, mut wp: *const f32, kc:
     }
 }
 
-/// Copies rows `0..nb` (columns `0..kc`) of row-major `rows` (row stride `ld`) into micro-panels `wp`: panel `g`
-/// holds rows `8g..8g+8` as `[kc][NRP]` at `wp[g·kc·NRP..]`, rows past `nb` zero.
+/// Copies rows `0..nb` (columns `0..kc`) of row-major `rows` (row stride `ld`) into micro-panels of `W` rows: panel
+/// `g` holds rows `W·g..W·g+W` as `[kc][W]` at `out[g·kc·W..]`, rows past `nb` zero (their outputs are computed and
+/// not stored). Used for `x` (`W = MRP`) and for `w` (`W = NRP`).
 ///
 /// # Safety
-/// `rows` readable for `nb` rows of `kc`, `wp` writable for `nb.div_ceil(NRP)·kc·NRP` floats.
-unsafe fn to_micro_panels(rows: *const f32, ld: usize, nb: usize, kc: usize, wp: *mut f32) {
-    for g in 0..nb.div_ceil(NRP) {
-        let out = wp.add(g * kc * NRP);
-        let valid = NRP.min(nb - g * NRP);
-        if valid < NRP {
-            for p in 0..kc {
-                for c in 0..NRP {
-                    *out.add(p * NRP + c) = if c < valid { *rows.add((g * NRP + c) * ld + p) } else { 0.0 };
-                }
-            }
-            continue;
-        }
-        let src = rows.add(g * NRP * ld);
+/// `rows` readable for `nb` rows of `kc`, `out` writable for `nb.div_ceil(W)·kc·W` floats.
+unsafe fn to_micro_panels<const W: usize>(rows: *const f32, ld: usize, nb: usize, kc: usize, out: *mut f32) {
+    const { assert!(W.is_multiple_of(4), "micro-panels are transposed in 4×4 blocks") };
+    for g in 0..nb.div_ceil(W) {
+        let out = out.add(g * kc * W);
+        let src = rows.add(g * W * ld);
+        let valid = W.min(nb - g * W);
         let mut p = 0;
-        while p + 4 <= kc {
-            for h in 0..2 {
-                let rows4 = [0, 1, 2, 3].map(|c| F32x4::load_ptr(src.add((4 * h + c) * ld + p)));
-                let t = F32x4::transpose4(rows4[0], rows4[1], rows4[2], rows4[3]);
-                for q in 0..4 {
-                    t[q].store_ptr(out.add((p + q) * NRP + 4 * h));
-                }
-            }
-            p += 4;
-        }
-        while p < kc {
-            for c in 0..NRP {
-                *out.add(p * NRP + c) = *src.add(c * ld + p);
-            }
-            p += 1;
-        }
-    }
-}
-
-/// Copies `mb` rows of `x` (stride `ldx`, `kc` columns) into micro-panels: group `g` of up to `MRP` rows as
-/// `[kc][rows]` at `xp[g·kc·MRP..]`.
-///
-/// # Safety
-/// `x` readable for `mb` rows of `kc`, `xp` writable for `mb.div_ceil(MRP)·kc·MRP` floats.
-unsafe fn x_micro_panels(x: *const f32, ldx: usize, mb: usize, kc: usize, xp: *mut f32) {
-    for g in 0..mb.div_ceil(MRP) {
-        let rows = MRP.min(mb - g * MRP);
-        let out = xp.add(g * kc * MRP);
-        let src = x.add(g * MRP * ldx);
-        let mut p = 0;
-        if rows == 4 {
-            const _: () = assert!(MRP == 4, "full groups transpose 4×4");
+        if valid == W {
             while p + 4 <= kc {
-                let t = F32x4::transpose4(
-                    F32x4::load_ptr(src.add(p)),
-                    F32x4::load_ptr(src.add(ldx + p)),
-                    F32x4::load_ptr(src.add(2 * ldx + p)),
-                    F32x4::load_ptr(src.add(3 * ldx + p)),
-                );
-                for q in 0..4 {
-                    t[q].store_ptr(out.add((p + q) * 4));
+                for h in 0..W / 4 {
+                    let rows4 = [0, 1, 2, 3].map(|c| F32x4::load_ptr(src.add((4 * h + c) * ld + p)));
+                    let t = F32x4::transpose4(rows4[0], rows4[1], rows4[2], rows4[3]);
+                    for q in 0..4 {
+                        t[q].store_ptr(out.add((p + q) * W + 4 * h));
+                    }
                 }
                 p += 4;
             }
         }
         for p in p..kc {
-            for r in 0..rows {
-                *out.add(p * rows + r) = *src.add(r * ldx + p);
+            for c in 0..W {
+                *out.add(p * W + c) = if c < valid { *src.add(c * ld + p) } else { 0.0 };
             }
         }
     }
@@ -340,7 +301,7 @@ unsafe fn x_micro_panels(x: *const f32, ldx: usize, mb: usize, kc: usize, xp: *m
 /// of `w`, writing columns `j0..j0+nb` of `y`.
 ///
 /// # Safety
-/// As for [`block`], with `xp` and `wp` as written by [`x_micro_panels`] and [`to_micro_panels`].
+/// As for [`block`], with `xp` and `wp` as written by [`to_micro_panels`].
 unsafe fn block_outer(xp: *const f32, mb: usize, k0: usize, kc: usize, wp: *const f32, nb: usize, j0: usize, b: *const f32, y: *mut f32, n: usize) {
     for gi in 0..mb.div_ceil(MRP) {
         let i = gi * MRP;
@@ -348,14 +309,7 @@ unsafe fn block_outer(xp: *const f32, mb: usize, k0: usize, kc: usize, wp: *cons
         for g in 0..nb.div_ceil(NRP) {
             let (j, cols) = (g * NRP, NRP.min(nb - g * NRP));
             let base = if k0 == 0 { Base::Bias(if b.is_null() { b } else { b.add(j0 + j) }) } else { Base::Accumulate };
-            let wg = wp.add(g * kc * NRP);
-            let yij = y.add(i * n + j0 + j);
-            match MRP.min(mb - i) {
-                4 => tile_outer::<4>(xg, wg, kc, yij, n, cols, base),
-                3 => tile_outer::<3>(xg, wg, kc, yij, n, cols, base),
-                2 => tile_outer::<2>(xg, wg, kc, yij, n, cols, base),
-                _ => tile_outer::<1>(xg, wg, kc, yij, n, cols, base),
-            }
+            tile_outer(xg, wp.add(g * kc * NRP), kc, y.add(i * n + j0 + j), n, MRP.min(mb - i), cols, base);
         }
     }
 }
@@ -470,10 +424,10 @@ pub(crate) unsafe fn packed(
         let xpanel = xpanel.as_mut_ptr() as *mut f32;
         for_each_block(k, j_lo, j_hi, |k0, kc, j0, nb| {
             if j0 == j_lo {
-                x_micro_panels(xs.get().add(i0 * k + k0), k, mb, kc, xpanel);
+                to_micro_panels::<MRP>(xs.get().add(i0 * k + k0), k, mb, kc, xpanel);
             }
             let (rows, ld) = fill(panel, j0, nb, k0, kc);
-            to_micro_panels(rows, ld, nb, kc, micro);
+            to_micro_panels::<NRP>(rows, ld, nb, kc, micro);
             block_outer(xpanel, mb, k0, kc, micro, nb, j0, bs.get(), ys.get().add(i0 * n), n);
         });
         finish(i0, mb, j_lo, j_hi);
