@@ -55,12 +55,12 @@ function runState(State, kernel, c, from, to) {
   const rows = Math.max(from, 1);
   const vp = k.alloc(rows * c * 4), yp = k.alloc(rows * c * 4);
   randomFill(f32(vp, rows * c), 7);
-  const st = new State(kernel);
-  if (!st.prefill(kernel, vp, from, yp)) throw new Error("prefill refused");
+  const st = new State(kernel, kernel.cap());
+  if (!st.prefill(kernel, vp, from, 0, yp)) throw new Error("prefill refused");
   const ms = [];
   for (let t = from; t < to; t++) {
     const t0 = performance.now();
-    if (!st.step(kernel, vp + ((t - from) % rows) * c * 4, yp)) throw new Error(`step refused at ${t}`);
+    if (!st.step(kernel, vp + ((t - from) % rows) * c * 4, 0, yp)) throw new Error(`step refused at ${t}`);
     ms.push(performance.now() - t0);
   }
   const bytes = st.memory_bytes();
@@ -77,7 +77,7 @@ function toeplitzPart(ctx, c) {
   randomFill(coeffs, 3);
   for (let r = 0; r < cap; r++) for (let j = 0; j < c; j++) coeffs[r * c + j] *= 0.99 ** r; // decayed like the model's
   let t0 = performance.now();
-  const kernel = new k.OnlineKernel(cp, cap, c);
+  const kernel = new k.OnlineKernel(cp, cap, cap, c);
   const buildMs = performance.now() - t0;
   k.dealloc(cp, cap * c * 4);
   const online = runState(k.OnlineConvState, kernel, c, ctx / 2 - 1, ctx - 1);

@@ -94,15 +94,15 @@ const rows = [];
     const cap = 2 ** Math.ceil(Math.log2(ctx + STEPS));
     const tp = k.alloc(cap * C * 4);
     fill(tp, cap * C, 1, 0.99);
-    const ok = new k.OnlineKernel(tp, cap, C);
+    const ok = new k.OnlineKernel(tp, cap, cap, C);
     k.dealloc(tp, cap * C * 4);
-    const st = new k.OnlineConvState(ok);
+    const st = new k.OnlineConvState(ok, cap);
     let first = true;
     const us = timeState((v, n, y) => {
       if (first) {
-        st.prefill(ok, v, n, y);
+        st.prefill(ok, v, n, 0, y);
         first = false;
-      } else for (let i = 0; i < n; i++) st.step(ok, v + i * C * 4, y + i * C * 4);
+      } else for (let i = 0; i < n; i++) st.step(ok, v + i * C * 4, 0, y + i * C * 4);
     }, ctx);
     rows.push(["full history (online)", ctx, us, ok.memory_bytes() + st.memory_bytes()]);
     st.free();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryBytes as wasmMemoryBytes } from "../ts/core/wasm.js";
 import { DecodeStateError, InvalidOptionError, OutOfMemoryError, ShapeError, ValueRangeError } from "../ts/core/errors.js";
 import { heapInUse, memoryBudget, setMemoryBudget } from "../ts/core/memory.js";
+import { onlineKernelBytes, onlineStateBytes } from "../ts/core/decode-conv.js";
 import { CausalLM } from "../ts/generate/causal-lm.js";
 import { type DecodeMode } from "../ts/generate/decode-mode.js";
 import { loadModel } from "../ts/generate/load.js";
@@ -268,6 +269,79 @@ describe("a post-norm LM decodes exactly", () => {
       expect(worst).toBeLessThanOrEqual(1e-4);
     } finally {
       post.dispose();
+    }
+  });
+});
+
+describe("decoding where memory is short", () => {
+  const POST = new URL("./fixtures/lm_post_h1_decay/model.safetensors", import.meta.url).pathname;
+
+  it("a limit with no room for full kernels: one state sized to it, short kernels, the full forward's logits", async () => {
+    const post = await loadModel(POST);
+    const budget = memoryBudget();
+    try {
+      const Vp = post.vocabSize;
+      const channels = post.body.layers.map((l) => l.tno.channels);
+      const sum = channels.reduce((a, b) => a + b, 0);
+      // Below both layers' windows (1,661 and 1,896), so exact states all the way; a limit that is no power of two.
+      const limit = 1500;
+      expect(Math.min(...post.body.layers.map((l) => l.tno.window))).toBeGreaterThan(limit);
+      const seq = Int32Array.from({ length: limit }, (_, i) => (i * 7919 + ((i * i) % 13)) % Vp);
+      const all = post.forward(seq);
+      const want = all.toArray();
+      all.dispose();
+      // Room for states of `limit` rows on short kernels (64 rows) plus one layer's far lags, not for the full
+      // kernels of the 2,048 bucket (4 bytes per lag and channel, plus block spectra).
+      const bytes = (kernelRows: number, far: number): number =>
+        channels.reduce((s, c) => s + onlineKernelBytes(kernelRows, 2048, c) + onlineStateBytes(limit, 2048, c), far);
+      const [short, fullBytes] = [bytes(64, 4 * limit * Math.max(...channels)), bytes(2048, 0)];
+      expect(short).toBeLessThan(fullBytes);
+      setMemoryBudget(heapInUse() + Math.floor((short + fullBytes) / 2));
+      const dec = post.decoder({ maxLength: 10, limit });
+      try {
+        // Sized once to the limit (a growing decoder would start at the 64 bucket), holding no full kernels.
+        expect(dec.capacity).toBe(limit);
+        expect(dec.memoryBytes).toBeGreaterThanOrEqual(4 * limit * sum);
+        expect(dec.memoryBytes).toBeLessThan(4 * limit * sum + 2 * 2 ** 20);
+        expect(post.decodeKernels.memoryBytes).toBe(0);
+        const err = (got: Float32Array, row: number): number => {
+          let e = 0;
+          let m = 0;
+          for (let j = 0; j < Vp; j++) {
+            e = Math.max(e, Math.abs(got[j]! - want[row * Vp + j]!));
+            m = Math.max(m, Math.abs(want[row * Vp + j]!));
+          }
+          return e / m;
+        };
+        // A prompt past the kernels' 64 rows: the prefill's FFT reads lags from the RPE too.
+        let worst = err(dec.prefill(seq.subarray(0, 100)), 99);
+        const out = new Float32Array(Vp);
+        for (let t = 100; t < limit; t++) worst = Math.max(worst, err(dec.step(seq[t]!, out), t));
+        expect(worst).toBeLessThanOrEqual(1e-4);
+        expect(dec.capacity).toBe(limit);
+        expect(() => dec.step(seq[0]!, out)).toThrow(DecodeStateError);
+        expect(dec.position).toBe(limit);
+      } finally {
+        dec.dispose();
+      }
+    } finally {
+      setMemoryBudget(budget);
+      post.dispose();
+    }
+  });
+
+  it("a limit with room: the states grow through the buckets as before, but never past it", () => {
+    const dec = model.decoder({ maxLength: 10, limit: 100 });
+    try {
+      expect(dec.capacity).toBe(64);
+      dec.prefill(ids.subarray(0, 60));
+      for (let t = 60; t < 100; t++) expect(rowError(dec.step(ids[t]!), full, t)).toBeLessThanOrEqual(1e-4);
+      expect(dec.capacity).toBe(100);
+      expect(() => dec.step(ids[100]!)).toThrow(DecodeStateError);
+      expect(() => model.decoder({ limit: 0 })).toThrow(ValueRangeError);
+      expect(() => model.decoder({ limit: 1.5 })).toThrow(ValueRangeError);
+    } finally {
+      dec.dispose();
     }
   });
 });

@@ -38,11 +38,44 @@ abstract class KernelHandle<T extends { free(): void; memory_bytes(): number }> 
   }
 }
 
-/** The shared part of exact decoding for one layer and length bucket: coefficients `t_0..t_{cap-1}` and spectra. */
+/** Bytes an {@link OnlineKernelHandle} of `rows` rows for `capacity` positions of `channels` allocates. */
+export function onlineKernelBytes(rows: number, capacity: number, channels: number): number {
+  return kernels().OnlineKernel.bytes_for(rows, capacity, channels);
+}
+
+/**
+ * Bytes an online (or naive) state of `rows` positions on a kernel of capacity `capacity` allocates under the
+ * current thread pool: its table and one FFT scratch per thread.
+ */
+export function onlineStateBytes(rows: number, capacity: number, channels: number): number {
+  return kernels().OnlineConvState.bytes_for(rows, capacity, channels);
+}
+
+/** Computes `count` rows of a layer's decayed coefficient table from lag `from` on: a new `[count, c]` tensor. */
+export type LagSource = (from: number, count: number) => F32;
+
+/**
+ * The shared part of exact decoding for one layer and length bucket: coefficients `t_0..t_{rows-1}` and the spectra
+ * of the dyadic blocks they cover.
+ */
 export class OnlineKernelHandle extends KernelHandle<WasmOnlineKernel> {
-  /** `coeffs` is `[cap, c]` (row k = `t_k`, decayed); `cap` a power of two. The table is copied. */
-  constructor(coeffs: F32, readonly capacity: number, readonly channels: number) {
-    super(new (kernels().OnlineKernel)(coeffs.ptr, capacity, channels), "decode kernel");
+  /** The fewest coefficient rows a kernel keeps. */
+  static get minRows(): number {
+    return kernels().OnlineKernel.min_rows();
+  }
+
+  readonly rows: number;
+
+  /**
+   * `coeffs` is `[rows, c]` (row k = `t_k`, decayed) for sequences of up to `capacity` positions, a power of two; the
+   * table is copied. With all `capacity` rows the kernel serves every call; with fewer (at least
+   * {@link OnlineKernelHandle.minRows}) it keeps only those, and `lags` computes the rest when a call reads them.
+   */
+  constructor(coeffs: F32, readonly capacity: number, readonly channels: number, readonly lags?: LagSource) {
+    const rows = coeffs.dims[0]!;
+    if (rows < capacity && !lags) throw new DecodeStateError(`a decode kernel of ${rows} of ${capacity} rows needs a source for the other lags`);
+    super(new (kernels().OnlineKernel)(coeffs.ptr, rows, capacity, channels), "decode kernel");
+    this.rows = rows;
   }
 }
 
@@ -93,10 +126,17 @@ interface WasmState {
   free(): void;
 }
 
-interface WasmConvState extends WasmState {
+interface WasmEtscState extends WasmState {
   prefill(kernel: never, v: number, n: number, y: number): boolean;
   step(kernel: never, v: number, y: number): boolean;
-  copy_history?(out: number): void;
+}
+
+/** An exact state (online or naive): it reads lags past its kernel's table from `far`, and keeps its inputs. */
+interface WasmExactState extends WasmState {
+  lags_needed(n: number): number;
+  prefill(kernel: never, v: number, n: number, far: number, y: number): boolean;
+  step(kernel: never, v: number, far: number, y: number): boolean;
+  copy_history(out: number): void;
 }
 
 /** Owns one wasm state: the members every kind of state shares, and the use-after-dispose check. */
@@ -130,54 +170,87 @@ abstract class OwnedState<S extends WasmState> {
   }
 }
 
-/** Wraps a wasm state whose kernel must be passed on every call. */
-class KernelConv extends OwnedState<WasmConvState> implements ConvState {
-  readonly capacity: number;
-  readonly #kernel: { raw: unknown };
-
-  constructor(state: WasmConvState, kernel: { raw: unknown }, capacity: number) {
+/** Wraps a wasm state whose kernel must be passed on every call; `run` makes the call, false when it is refused. */
+abstract class KernelConv<S extends WasmState> extends OwnedState<S> implements ConvState {
+  constructor(
+    state: S,
+    readonly capacity: number,
+  ) {
     super(state);
-    this.#kernel = kernel;
-    this.capacity = capacity;
   }
 
+  protected abstract run(v: F32, n: number, y: F32, prefill: boolean): boolean;
+
   prefill(v: F32, n: number, y: F32): void {
-    const s = this.state;
-    if (!s.prefill(this.#kernel.raw as never, v.ptr, n, y.ptr)) {
+    if (!this.run(v, n, y, true)) {
       throw new DecodeStateError(
-        s.position() !== 0
-          ? `prefill needs a fresh state (position 0), this one is at ${s.position()}`
+        this.position !== 0
+          ? `prefill needs a fresh state (position 0), this one is at ${this.position}`
           : `a ${n}-token prompt does not fit this state's capacity of ${this.capacity}`,
       );
     }
   }
 
   step(v: F32, y: F32): void {
-    if (!this.state.step(this.#kernel.raw as never, v.ptr, y.ptr)) {
+    if (!this.run(v, 1, y, false)) {
       throw new DecodeStateError(`the decode state is full: it holds ${this.capacity} positions`);
     }
   }
+}
+
+/** Online or naive: the lags a call reads past the kernel's table come from the kernel's source, for that call. */
+class ExactConv extends KernelConv<WasmExactState> {
+  readonly #kernel: OnlineKernelHandle;
+
+  constructor(state: WasmExactState, kernel: OnlineKernelHandle, capacity: number) {
+    super(state, capacity);
+    this.#kernel = kernel;
+  }
+
+  protected run(v: F32, n: number, y: F32, prefill: boolean): boolean {
+    const s = this.state;
+    const k = this.#kernel;
+    const need = s.lags_needed(n);
+    using far = need > k.rows ? k.lags!(k.rows, need - k.rows) : undefined;
+    const farPtr = far ? far.ptr : 0;
+    return prefill ? s.prefill(k.raw as never, v.ptr, n, farPtr, y.ptr) : s.step(k.raw as never, v.ptr, farPtr, y.ptr);
+  }
 
   history(out: F32): void {
-    const s = this.state;
-    if (!s.copy_history) throw new DecodeStateError("this decode state keeps no history");
-    s.copy_history(out.ptr);
+    this.state.copy_history(out.ptr);
   }
 }
 
-/** Exact relaxed FFT convolution state. */
-export function onlineConvState(kernel: OnlineKernelHandle): ConvState {
-  return new KernelConv(new (kernels().OnlineConvState)(kernel.raw) as unknown as WasmConvState, kernel, kernel.capacity);
+/**
+ * Exact relaxed FFT convolution state for up to `capacity` positions (default: the kernel's; any number up to it: a
+ * state sized to the sequence's last position holds 4 bytes per position and channel).
+ */
+export function onlineConvState(kernel: OnlineKernelHandle, capacity = kernel.capacity): ConvState {
+  return new ExactConv(new (kernels().OnlineConvState)(kernel.raw, capacity) as unknown as WasmExactState, kernel, capacity);
 }
 
 /** Exact `O(t)` reference state. */
-export function naiveConvState(kernel: OnlineKernelHandle): ConvState {
-  return new KernelConv(new (kernels().NaiveConvState)(kernel.raw) as unknown as WasmConvState, kernel, kernel.capacity);
+export function naiveConvState(kernel: OnlineKernelHandle, capacity = kernel.capacity): ConvState {
+  return new ExactConv(new (kernels().NaiveConvState)(kernel.raw, capacity) as unknown as WasmExactState, kernel, capacity);
+}
+
+class EtscConv extends KernelConv<WasmEtscState> {
+  readonly #kernel: EtscKernelHandle;
+
+  constructor(kernel: EtscKernelHandle) {
+    super(new (kernels().EtscState)(kernel.raw) as unknown as WasmEtscState, Infinity);
+    this.#kernel = kernel;
+  }
+
+  protected run(v: F32, n: number, y: F32, prefill: boolean): boolean {
+    const k = this.#kernel.raw as never;
+    return prefill ? this.state.prefill(k, v.ptr, n, y.ptr) : this.state.step(k, v.ptr, y.ptr);
+  }
 }
 
 /** ETSC state (constant size; exact for the first `window` positions). */
 export function etscConvState(kernel: EtscKernelHandle): ConvState {
-  return new KernelConv(new (kernels().EtscState)(kernel.raw) as unknown as WasmConvState, kernel, Infinity);
+  return new EtscConv(kernel);
 }
 
 /** A windowed state: never full, takes any number of rows at any position. */

@@ -49,6 +49,11 @@ export function heapInUse(): number {
 
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
+/** Whether `bytes` more fit the budget now. */
+export function fits(bytes: number): boolean {
+  return heapInUse() + bytes <= budget;
+}
+
 /**
  * Refuses `what`, before it allocates anything, when it needs more than the budget leaves.
  * @throws {OutOfMemoryError} in use + `bytes` > the budget

@@ -85,6 +85,36 @@ export class DecodeKernelCache {
     );
   }
 
+  /**
+   * Kernels for sequences of up to `cap` tokens that keep only the first {@link OnlineKernelHandle.minRows}
+   * coefficient rows and evaluate the RPE for the lags a block reads past them when it fires (about one row per
+   * token and block size): for decoding where the full table (4 bytes per position and channel, plus the block
+   * spectra) does not fit. Not cached: they are small and cheap to build, and released with their sequence.
+   */
+  onlineShort(cap: number): KernelLease<OnlineKernelHandle> {
+    if (this.#disposed) throw new DisposedError("model used after dispose()");
+    const rows = Math.min(cap, OnlineKernelHandle.minRows);
+    const handles: OnlineKernelHandle[] = [];
+    try {
+      for (const tno of this.#tnos) {
+        using coeffs = tno.coefficients(rows);
+        handles.push(new OnlineKernelHandle(coeffs, cap, tno.channels, (from, count) => tno.coefficients(count, { from })));
+      }
+    } catch (err) {
+      for (const h of handles) h.dispose();
+      throw err;
+    }
+    let released = false;
+    return {
+      kernels: handles,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const h of handles) h.dispose();
+      },
+    };
+  }
+
   /** ETSC kernels of window `window`, built on first use. */
   etsc(window: number): KernelLease<EtscKernelHandle> {
     return this.#lease(this.#etsc, window, () =>

@@ -4,8 +4,17 @@
  * (pre- or post-norm, any GTU or GLU) decodes exactly as its full forward computes.
  * @module
  */
-import { type ConvState, etscConvState, naiveConvState, onlineConvState, windowConvState } from "../core/decode-conv.js";
-import { reserve } from "../core/memory.js";
+import {
+  type ConvState,
+  etscConvState,
+  naiveConvState,
+  OnlineKernelHandle,
+  onlineConvState,
+  onlineKernelBytes,
+  onlineStateBytes,
+  windowConvState,
+} from "../core/decode-conv.js";
+import { fits, reserve } from "../core/memory.js";
 import { windowBytes } from "../nn/decay-window.js";
 import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
@@ -60,6 +69,12 @@ class LayerMixer implements SequenceMixer {
  * Exact modes (`"online"`, `"naive"`) size their states to a power-of-two length bucket, starting from `maxLength`
  * (a hint, default 64); a sequence that outgrows its bucket moves to the next one (a one-off re-prefill of the layer
  * histories), so memory follows the tokens actually decoded.
+ *
+ * With a `limit` (as `generate()` gives: prompt plus new tokens), no state holds more than `limit` positions. And
+ * where the full kernels for that many would not fit the memory budget, `"online"` decoding sizes one state per
+ * layer to exactly `limit` positions at the start (4 bytes per position and channel, never moved) and keeps short
+ * kernels that evaluate the RPE when a block reads lags past them (see {@link DecodeKernelCache.onlineShort}): how a
+ * paper-size model decodes a thousand tokens inside a Worker's 128 MB.
  */
 export class DecodeState implements StepDecoder {
   readonly mode: DecodeMode;
@@ -67,6 +82,9 @@ export class DecodeState implements StepDecoder {
   readonly #cache: DecodeKernelCache;
   readonly #etscWindow: number;
   readonly #useWindow: boolean;
+  readonly #limit: number;
+  /** Short kernels and states sized to the limit: chosen once, when the full ones would not fit. */
+  readonly #short: boolean;
   #lease: KernelLease<unknown>;
   #mixers: LayerMixer[];
   #position = 0;
@@ -76,12 +94,15 @@ export class DecodeState implements StepDecoder {
 
   /**
    * @throws {InvalidOptionError} unknown option or mode, or a model whose layers are not causal
-   * @throws {ValueRangeError} maxLength or etscWindow out of range
+   * @throws {ValueRangeError} maxLength, limit or etscWindow out of range
+   * @throws {OutOfMemoryError} the first states do not fit the memory budget
    */
   constructor(model: DecodableModel, cache: DecodeKernelCache, options: StepDecoderOptions = {}) {
     if (options === null || typeof options !== "object") throw new InvalidOptionError("decoder: options must be an object");
     for (const k of Object.keys(options)) {
-      if (!["mode", "maxLength", "etscWindow", "window"].includes(k)) throw new InvalidOptionError(`decoder: unknown option "${k}"; expected mode, maxLength, etscWindow, window`);
+      if (!["mode", "maxLength", "limit", "etscWindow", "window"].includes(k)) {
+        throw new InvalidOptionError(`decoder: unknown option "${k}"; expected mode, maxLength, limit, etscWindow, window`);
+      }
     }
     if (options.window !== undefined && typeof options.window !== "boolean") throw new InvalidOptionError(`decoder: window must be a boolean, got ${String(options.window)}`);
     const mode = options.mode ?? "online";
@@ -89,6 +110,10 @@ export class DecodeState implements StepDecoder {
     const maxLength = options.maxLength ?? DEFAULT_DECODER_MAX_LENGTH;
     if (!Number.isSafeInteger(maxLength) || maxLength < 1 || maxLength > 2 ** 26) {
       throw new ValueRangeError(`decoder: maxLength must be an integer in [1, 2^26], got ${String(maxLength)}`);
+    }
+    const limit = options.limit ?? Infinity;
+    if (limit !== Infinity && (!Number.isSafeInteger(limit) || limit < 1 || limit > 2 ** 26)) {
+      throw new ValueRangeError(`decoder: limit must be an integer in [1, 2^26], got ${String(limit)}`);
     }
     const etscWindow = options.etscWindow ?? DEFAULT_ETSC_WINDOW;
     if (!Number.isSafeInteger(etscWindow) || etscWindow < 1 || etscWindow > 2 ** 20) {
@@ -102,12 +127,37 @@ export class DecodeState implements StepDecoder {
     this.#model = model;
     this.#cache = cache;
     this.#etscWindow = etscWindow;
-    [this.#lease, this.#mixers] = this.#makeStates(lengthBucket(maxLength));
+    this.#limit = limit;
+    this.#short = this.#shortFits();
+    [this.#lease, this.#mixers] = this.#makeStates(this.#firstRows(maxLength));
+  }
+
+  /** Positions the first states hold: the limit for short kernels, else the hint's bucket (never past the limit). */
+  #firstRows(maxLength: number): number {
+    return this.#short ? this.#limit : Math.min(lengthBucket(maxLength), this.#limit);
+  }
+
+  /**
+   * Bytes of states for `rows` positions and their kernels: full ones (when not cached yet, so an upper bound), or
+   * short ones plus the largest table of far lags a call computes (one layer's, up to the last row).
+   */
+  #stateBytes(rows: number, short: boolean): number {
+    const layers = this.#model.body.layers;
+    const cap = lengthBucket(rows);
+    const kernelRows = short ? Math.min(cap, OnlineKernelHandle.minRows) : cap;
+    const far = short ? 4 * rows * Math.max(...layers.map((l) => l.tno.channels)) : 0;
+    return layers.reduce((s, l) => s + onlineKernelBytes(kernelRows, cap, l.tno.channels) + onlineStateBytes(rows, cap, l.tno.channels), far);
+  }
+
+  /** Whether `"online"` decoding up to the limit cannot have its full kernels within the budget but fits with short ones. */
+  #shortFits(): boolean {
+    if (this.mode !== "online" || !Number.isFinite(this.#limit) || this.#windowed(this.#limit)) return false;
+    return !fits(this.#stateBytes(this.#limit, false)) && fits(this.#stateBytes(this.#limit, true));
   }
 
   /**
    * Whether `"online"` decoding of up to `cap` positions runs on windowed states: when every layer's kernel decays
-   * and the bucket would reach its window, past which the windowed state is exact in memory that stops growing.
+   * and the state would reach its window, past which the windowed state is exact in memory that stops growing.
    */
   #windowed(cap: number): boolean {
     if (this.mode !== "online" || !this.#useWindow) return false;
@@ -117,9 +167,11 @@ export class DecodeState implements StepDecoder {
     return windows.every(Number.isFinite) && cap >= Math.max(...windows);
   }
 
-  #makeStates(cap: number): [KernelLease<unknown>, LayerMixer[]] {
+  /** States for `rows` positions (online and naive; ETSC states are constant) and the kernels they run with. */
+  #makeStates(rows: number): [KernelLease<unknown>, LayerMixer[]] {
     const layers = this.#model.body.layers;
-    if (this.#windowed(cap)) {
+    const cap = lengthBucket(rows);
+    if (this.#windowed(rows)) {
       // Counting each layer's kernel too, whether or not it is already built: an upper bound.
       reserve(layers.reduce((s, l) => s + windowBytes(l.tno.window, l.tno.channels), 0), "a windowed decode state");
       const states: ConvState[] = [];
@@ -132,14 +184,14 @@ export class DecodeState implements StepDecoder {
       // The windowed kernels belong to the layers' Tnos; nothing to give back.
       return [NO_LEASE, states.map((st) => new LayerMixer(st))];
     }
-    // An online bucket: about 6·cap·c bytes of shared kernel (when not cached yet) and 4·cap·c per state.
-    reserve(layers.reduce((s, l) => s + 10 * cap * l.tno.channels, 0), `decode states for ${cap} positions`);
+    reserve(this.#stateBytes(rows, this.#short), `decode states for ${rows} positions`);
     const states: ConvState[] = [];
-    const lease = this.mode === "etsc" ? this.#cache.etsc(this.#etscWindow) : this.#cache.online(cap);
+    const lease =
+      this.mode === "etsc" ? this.#cache.etsc(this.#etscWindow) : this.#short ? this.#cache.onlineShort(cap) : this.#cache.online(cap);
     try {
       for (const k of lease.kernels) {
         if (this.mode === "etsc") states.push(etscConvState(k as Parameters<typeof etscConvState>[0]));
-        else states.push((this.mode === "naive" ? naiveConvState : onlineConvState)(k as Parameters<typeof onlineConvState>[0]));
+        else states.push((this.mode === "naive" ? naiveConvState : onlineConvState)(k as Parameters<typeof onlineConvState>[0], rows));
       }
     } catch (e) {
       for (const s of states) s.dispose();
@@ -170,6 +222,11 @@ export class DecodeState implements StepDecoder {
   /** Whether the layers run on windowed states now (memory and time per token no longer grow). */
   get windowed(): boolean {
     return this.#mixers[0]?.state.push !== undefined && this.mode === "online";
+  }
+
+  /** Most positions this sequence may reach (the `limit` option; Infinity without one). */
+  get limit(): number {
+    return this.#limit;
   }
 
   /** Tokens the states hold before they move to a larger bucket (Infinity for ETSC and windowed states). */
@@ -215,7 +272,8 @@ export class DecodeState implements StepDecoder {
   /** The body over `ids` with the layer states as mixers, and the head on the last row. */
   #advance(ids: Int32Array, out: Float32Array | undefined): Float32Array {
     const need = this.#position + ids.length;
-    if (need > this.capacity) this.#grow(Math.max(lengthBucket(need), 2 * this.capacity));
+    if (need > this.#limit) throw new DecodeStateError(`this decoder's limit is ${this.#limit} positions; ${need} would pass it`);
+    if (need > this.capacity) this.#grow(Math.min(Math.max(lengthBucket(need), 2 * this.capacity), this.#limit));
     const body = this.#model.body;
     // Windowed states take any number of rows per call, so a long prompt runs block by block: memory holds one
     // block's activations, whatever the prompt's length.
@@ -247,12 +305,12 @@ export class DecodeState implements StepDecoder {
   }
 
   /**
-   * Moves every layer to the bucket `cap` (or to windowed states): the input histories are copied out, the outgrown
+   * Moves every layer to states of `rows` positions (or to windowed states): the input histories are copied out, the outgrown
    * states and their kernels freed, and the new states seeded from the copies. Freeing first keeps the peak at one
    * bucket plus the histories instead of two buckets; if the new states cannot be made, the decoder holds none and
    * is broken until `reset()`.
    */
-  #grow(cap: number): void {
+  #grow(rows: number): void {
     if (this.mode === "etsc") return;
     const pos = this.#position;
     const layers = this.#model.body.layers;
@@ -272,7 +330,7 @@ export class DecodeState implements StepDecoder {
     }
     this.#disposeStates();
     try {
-      [this.#lease, this.#mixers] = this.#makeStates(cap);
+      [this.#lease, this.#mixers] = this.#makeStates(rows);
       if (pos > 0) {
         for (const [i, m] of this.#mixers.entries()) {
           using scratch = Tensor.empty("float32", histories[i]!.dims);
@@ -292,7 +350,7 @@ export class DecodeState implements StepDecoder {
   reset(): void {
     if (this.#disposed) throw new DisposedError("decode state used after dispose()");
     // A failed growth left no states: start again from the smallest bucket.
-    if (this.#mixers.length === 0) [this.#lease, this.#mixers] = this.#makeStates(lengthBucket(DEFAULT_DECODER_MAX_LENGTH));
+    if (this.#mixers.length === 0) [this.#lease, this.#mixers] = this.#makeStates(this.#firstRows(DEFAULT_DECODER_MAX_LENGTH));
     for (const m of this.#mixers) m.state.reset();
     this.#position = 0;
     this.#broken = false;

@@ -28,6 +28,12 @@ export interface StepDecoderOptions {
   mode?: DecodeMode;
   /** The sequence length to size the state for at first (it grows past it as needed); default 64. */
   maxLength?: number;
+  /**
+   * The most positions the sequence will take (prompt and every token stepped): no state grows past it and a call
+   * that would is refused. Where memory is short, exact decoding then sizes its states to it once (see
+   * `DecodeState`). Default: no limit.
+   */
+  limit?: number;
   etscWindow?: number;
   /**
    * `"online"` mode of a model whose every kernel decays: move to windowed states (memory and time per token that do
@@ -137,8 +143,9 @@ async function* run(
   const text = tokenizer ? new TokenTextStream(tokenizer) : undefined;
   const stops = new StopMatcher(o.stopStrings);
   // Sized for the prompt only: the states grow as tokens are generated, so memory and first-token latency follow
-  // what is generated, not maxNewTokens.
-  const decoder = model.decoder({ mode: o.mode, maxLength: ids.length + 1, etscWindow: o.etscWindow });
+  // what is generated, not maxNewTokens. The last token is never stepped, so the sequence takes at most
+  // prompt + maxNewTokens - 1 positions; where memory is short, the decoder sizes its states to that at once.
+  const decoder = model.decoder({ mode: o.mode, maxLength: ids.length + 1, limit: ids.length + o.maxNewTokens - 1, etscWindow: o.etscWindow });
   try {
     // One logits array for the whole sequence: a fresh one per token is garbage a Worker's 128 MB cannot spare.
     const logits = decoder.prefill(ids);

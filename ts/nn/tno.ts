@@ -119,12 +119,14 @@ export class Tno implements SequenceMixer {
   }
 
   /**
-   * Causal coefficients for offsets 0..count-1: `[count, d1]`. With `decay` (default true) row k is `λ^k RPE(k)`
-   * (row 0 undecayed); without it, the raw `RPE(k)`.
+   * Causal coefficients for offsets `from..from+count-1` (`from` default 0): `[count, d1]`. With `decay` (default
+   * true) row k is `λ^k RPE(k)` (row 0 undecayed); without it, the raw `RPE(k)`.
    */
-  coefficients(count: number, options: { decay?: boolean } = {}): F32 {
+  coefficients(count: number, options: { decay?: boolean; from?: number } = {}): F32 {
     if (!Number.isSafeInteger(count) || count < 0) throw new ValueRangeError(`Tno.coefficients: count must be a non-negative integer, got ${count}`);
-    return this.#rpe.forward(0, count, options.decay === false ? undefined : this.#gamma);
+    const from = options.from ?? 0;
+    if (!Number.isSafeInteger(from) || from < 0 || from > 2 ** 30) throw new ValueRangeError(`Tno.coefficients: from must be an integer in [0, 2^30], got ${from}`);
+    return this.#rpe.forward(from, count, options.decay === false ? undefined : this.#gamma);
   }
 
   /**

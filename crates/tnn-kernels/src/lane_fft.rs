@@ -127,6 +127,11 @@ impl LaneFft {
         LaneFft { len, stages, twiddles }
     }
 
+    /// Bytes held by the plan's twiddles (at most `8·len`: each stage of radix `p` keeps `(p-1)/p` of what it splits).
+    pub fn bytes(&self) -> usize {
+        self.twiddles.len() * core::mem::size_of::<(f32, f32)>()
+    }
+
     /// Transforms `data` in place; `work` is scratch of the same length.
     pub fn forward(&self, data: &mut [C4], work: &mut [C4]) {
         assert!(data.len() == self.len && work.len() == self.len);

@@ -214,3 +214,87 @@ fn stepping_past_cap_is_an_error() {
         Err(DecodeError::PrefillNotAtStart { position: 1 })
     );
 }
+
+/// Steps (after an `n0`-row prefill) a state of `cap` rows on a kernel that keeps `rows` coefficient rows, giving
+/// each call the lags it asks for from the full table, as a decoder computes them from the RPE.
+fn run_short_kernel(coeffs: &[f32], kcap: usize, rows: usize, cap: usize, c: usize, v: &[f32], n0: usize, naive: bool) -> Vec<f32> {
+    let kernel = OnlineKernel::with_rows(&coeffs[..rows * c], rows, kcap, c);
+    let estimate = OnlineKernel::bytes_for(rows, kcap, c);
+    assert!(kernel.memory_bytes() <= estimate && estimate - kernel.memory_bytes() <= 8 * 4 * kcap, "kernel bytes {} vs {estimate}", kernel.memory_bytes());
+    let far_for = |need: usize| coeffs[rows * c..need.max(rows) * c].to_vec();
+    let mut y = vec![0.0f32; cap * c];
+    if naive {
+        let mut state = NaiveConvState::with_capacity(&kernel, cap);
+        state.prefill_with(&kernel, &v[..n0 * c], n0, &far_for(state.lags_needed(n0)), &mut y[..n0 * c]).unwrap();
+        for t in n0..cap {
+            let far = far_for(state.lags_needed(1));
+            state.step_with(&kernel, &v[t * c..][..c], &far, &mut y[t * c..][..c]).unwrap();
+        }
+    } else {
+        let mut state = OnlineConvState::with_capacity(&kernel, cap);
+        state.prefill_with(&kernel, &v[..n0 * c], n0, &far_for(state.lags_needed(n0)), &mut y[..n0 * c]).unwrap();
+        for t in n0..cap {
+            let need = state.lags_needed(1);
+            assert!(need <= cap, "a step never reads lags past the state's rows: {need} > {cap}");
+            let far = far_for(need);
+            state.step_with(&kernel, &v[t * c..][..c], &far, &mut y[t * c..][..c]).unwrap();
+        }
+        assert_eq!(state.memory_bytes(), OnlineConvState::bytes_for(cap, kcap, c));
+    }
+    y
+}
+
+#[test]
+fn a_kernel_of_few_rows_given_the_far_lags_gives_the_full_kernels_bits() {
+    // Same lags, same blocks, same spectra (computed when the block fires instead of cached): the same floats.
+    let (kcap, c) = (1024usize, 37usize);
+    let mut rng = Rng::new(4242);
+    let coeffs = decayed_coeffs(&mut rng, kcap, c);
+    let full = OnlineKernel::new(&coeffs, kcap, c);
+    let v = rng.vec(kcap * c, -1.0, 1.0);
+    for &n0 in &[0usize, 1, 40, 64, 300, 1000] {
+        let want = run_online(&full, &v, n0, kcap);
+        for rows in [64usize, 100, 512] {
+            assert_eq!(run_short_kernel(&coeffs, kcap, rows, kcap, c, &v, n0, false), want, "rows={rows} prefill={n0}");
+        }
+        let naive = run_naive(&full, &v, n0, kcap);
+        assert_eq!(run_short_kernel(&coeffs, kcap, 64, kcap, c, &v, n0, true), naive, "naive, prefill={n0}");
+    }
+}
+
+#[test]
+fn a_state_sized_to_the_last_position_is_exact_up_to_it() {
+    // Blocks that would reach past the state's rows stop there; every output up to the last row is still exact.
+    let (kcap, c) = (2048usize, 21usize);
+    let mut rng = Rng::new(77);
+    let coeffs = decayed_coeffs(&mut rng, kcap, c);
+    for &cap in &[1usize, 63, 65, 129, 1025, 1040, 1500, 2047] {
+        let v = rng.vec(cap * c, -1.0, 1.0);
+        let reference = direct_f64(&coeffs, &v, cap, c);
+        for &n0 in &[0usize, 1, 33, 64, 1024] {
+            if n0 > cap {
+                continue;
+            }
+            for rows in [64usize, kcap] {
+                let y = run_short_kernel(&coeffs, kcap, rows, cap, c, &v, n0, false);
+                let e = rel_err(&y, &reference);
+                assert!(e <= 1e-5, "cap={cap} rows={rows} prefill={n0}: online vs float64 {e:e}");
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "far must hold")]
+fn a_step_without_the_lags_it_reads_is_refused() {
+    let (kcap, c) = (256usize, 3usize);
+    let mut rng = Rng::new(5);
+    let coeffs = decayed_coeffs(&mut rng, kcap, c);
+    let kernel = OnlineKernel::with_rows(&coeffs[..64 * c], 64, kcap, c);
+    let mut state = OnlineConvState::new(&kernel);
+    let (v, mut y) = (vec![0.5f32; c], vec![0.0f32; c]);
+    // Position 64 issues a block of 64 inputs, which reads lags up to 127.
+    for _ in 0..64 {
+        state.step(&kernel, &v, &mut y).unwrap();
+    }
+}

@@ -9,7 +9,8 @@ use crate::memory::{slice as floats, slice_mut as floats_mut};
 use tnn_kernels::{etsc, online_conv};
 use wasm_bindgen::prelude::*;
 
-/// Coefficients `T_0..T_{cap-1}` (`[cap][c]`, decayed) of one layer and the spectra of their dyadic blocks.
+/// Coefficients `T_0..T_{rows-1}` (`[rows][c]`, decayed) of one layer for sequences of up to `cap` positions, and
+/// the spectra of their dyadic blocks.
 #[wasm_bindgen]
 pub struct OnlineKernel {
     inner: online_conv::OnlineKernel,
@@ -17,14 +18,28 @@ pub struct OnlineKernel {
 
 #[wasm_bindgen]
 impl OnlineKernel {
-    /// Copies `coeffs[cap][c]`; `cap` must be a power of two.
+    /// Copies `coeffs[rows][c]`; `cap` must be a power of two, `rows` in `[min(64, cap), cap]`.
     #[wasm_bindgen(constructor)]
-    pub fn new(coeffs: usize, cap: usize, c: usize) -> OnlineKernel {
-        OnlineKernel { inner: online_conv::OnlineKernel::new(floats(coeffs, cap * c), cap, c) }
+    pub fn new(coeffs: usize, rows: usize, cap: usize, c: usize) -> OnlineKernel {
+        OnlineKernel { inner: online_conv::OnlineKernel::with_rows(floats(coeffs, rows * c), rows, cap, c) }
+    }
+
+    /// The fewest rows a kernel keeps.
+    pub fn min_rows() -> usize {
+        online_conv::MIN_ROWS
+    }
+
+    /// Bytes a kernel of `rows` rows, capacity `cap` and `c` channels allocates.
+    pub fn bytes_for(rows: usize, cap: usize, c: usize) -> usize {
+        online_conv::OnlineKernel::bytes_for(rows, cap, c)
     }
 
     pub fn cap(&self) -> usize {
         self.inner.cap()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.inner.rows()
     }
 
     pub fn channels(&self) -> usize {
@@ -34,6 +49,15 @@ impl OnlineKernel {
     pub fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes()
     }
+}
+
+/// The lags `rows..need` that a call reads beyond the kernel's table, at `far` (0: none given; a call that needs
+/// them and is not refused first then panics rather than read address 0).
+fn far_lags<'a>(kernel: &OnlineKernel, far: usize, need: usize) -> &'a [f32] {
+    if far == 0 {
+        return &[];
+    }
+    floats(far, need.saturating_sub(kernel.inner.rows()) * kernel.inner.channels())
 }
 
 /// The wasm face of a per-sequence convolution state; the online state and its naive reference share it exactly.
@@ -47,21 +71,37 @@ macro_rules! conv_state_binding {
 
         #[wasm_bindgen]
         impl $name {
+            /// A state for up to `cap` positions, at most the kernel's.
             #[wasm_bindgen(constructor)]
-            pub fn new(kernel: &OnlineKernel) -> $name {
-                $name { inner: <$inner>::new(&kernel.inner) }
+            pub fn new(kernel: &OnlineKernel, cap: usize) -> $name {
+                $name { inner: <$inner>::with_capacity(&kernel.inner, cap) }
             }
 
-            /// Consumes `v[n][c]` into a fresh state and writes `y[n][c]`; false if not fresh or `n > cap`.
-            pub fn prefill(&mut self, kernel: &OnlineKernel, v: usize, n: usize, y: usize) -> bool {
-                let c = self.inner.channels();
-                self.inner.prefill(&kernel.inner, floats(v, n * c), n, floats_mut(y, n * c)).is_ok()
+            /// Bytes a state of `cap` positions of `c` channels on a kernel of capacity `kernel_cap` allocates.
+            pub fn bytes_for(cap: usize, kernel_cap: usize, c: usize) -> usize {
+                <$inner>::bytes_for(cap, kernel_cap, c)
             }
 
-            /// Consumes `v[c]` and writes `y[c]`; false if the state already holds `cap` positions.
-            pub fn step(&mut self, kernel: &OnlineKernel, v: usize, y: usize) -> bool {
+            /// The lags `0..need` the next call reads (a prefill of `n` rows, or a step): those from the kernel's
+            /// `rows()` on are passed as `far`.
+            pub fn lags_needed(&self, n: usize) -> usize {
+                self.inner.lags_needed(n)
+            }
+
+            /// Consumes `v[n][c]` into a fresh state and writes `y[n][c]`; false if not fresh or `n > cap`. `far`
+            /// holds `[lags_needed(n) - rows][c]` (nothing when the kernel's table covers them).
+            pub fn prefill(&mut self, kernel: &OnlineKernel, v: usize, n: usize, far: usize, y: usize) -> bool {
                 let c = self.inner.channels();
-                self.inner.step(&kernel.inner, floats(v, c), floats_mut(y, c)).is_ok()
+                let far = far_lags(kernel, far, self.inner.lags_needed(n));
+                self.inner.prefill_with(&kernel.inner, floats(v, n * c), n, far, floats_mut(y, n * c)).is_ok()
+            }
+
+            /// Consumes `v[c]` and writes `y[c]`; false if the state already holds `cap` positions. `far` as for
+            /// `prefill`, with `lags_needed(1)`.
+            pub fn step(&mut self, kernel: &OnlineKernel, v: usize, far: usize, y: usize) -> bool {
+                let c = self.inner.channels();
+                let far = far_lags(kernel, far, self.inner.lags_needed(1));
+                self.inner.step_with(&kernel.inner, floats(v, c), far, floats_mut(y, c)).is_ok()
             }
 
             pub fn position(&self) -> usize {

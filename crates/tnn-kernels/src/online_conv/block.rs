@@ -10,16 +10,25 @@ use crate::par::{self, SendPtr};
 /// Blocks from this size on split their strips across the pool's threads: smaller ones cost less than waking one.
 const PAR_MIN_BLOCK: usize = 128;
 
+/// The lags a block at `m` of size `u` reads when the state holds `cap` rows: `0..need`. Its outputs stop at row
+/// `min(m+u, cap)`, the last of them `need - 1` rows after the first input.
+pub(crate) fn block_need(m: usize, u: usize, cap: usize) -> usize {
+    (m + u).min(cap) - (m - u)
+}
+
 /// `buf` is the state's strip-major table `[strips][cap][STRIP]`: rows before `m` hold inputs `v`, rows from `m`
-/// on hold pending output sums. Adds `Σ_{j=m-u}^{m-1} T_{t-j} · v_j` to each row `t` in `max(m, from)..m+u`.
-/// Rows below `from` are skipped; the prefill uses that to complete only the outputs that are still to come.
-pub(crate) fn add_block(kernel: &OnlineKernel, buf: &mut [f32], m: usize, u: usize, from: usize, scratch: &mut FftScratch) {
-    let cap = kernel.cap();
-    debug_assert!(u <= m && m + u <= cap);
+/// on hold pending output sums. Adds `Σ_{j=m-u}^{m-1} T_{t-j} · v_j` to each row `t` in `max(m, from)..min(m+u,
+/// cap)`. Rows below `from` are skipped; the prefill uses that to complete only the outputs that are still to come.
+/// Rows from `cap` on do not exist: a state sized to the sequence's last position never needs them. Lags from the
+/// kernel's `rows` on come from `far` (see [`OnlineKernel::load_lags`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_block(kernel: &OnlineKernel, buf: &mut [f32], cap: usize, m: usize, u: usize, from: usize, far: &[f32], scratch: &mut FftScratch) {
+    debug_assert!(u <= m && m < cap && cap <= kernel.cap());
     let skip = from.saturating_sub(m).min(u);
+    let live = u.min(cap - m);
     if u < FFT_MIN_BLOCK {
         for (s, slab) in buf.chunks_exact_mut(cap * STRIP).enumerate() {
-            add_block_direct(kernel.coeff_slab(s), slab, m, u, skip);
+            add_block_direct(kernel.coeff_slab(s), slab, m, u, skip, live);
         }
         return;
     }
@@ -37,17 +46,17 @@ pub(crate) fn add_block(kernel: &OnlineKernel, buf: &mut [f32], m: usize, u: usi
         for s in lo..hi {
             // SAFETY: strip s owns floats s·cap·16 .. (s+1)·cap·16 of buf; no other task touches them.
             let slab = unsafe { core::slice::from_raw_parts_mut(bufs.get().add(s * cap * STRIP), cap * STRIP) };
-            add_block_fft(kernel, s, slab, m, u, skip, sc);
+            add_block_fft(kernel, s, slab, m, u, skip..live, far, sc);
         }
     });
 }
 
-/// Row by row over one strip: output `m+s` gets `T_{u+s-j} · v_{m-u+j}` for each `j`. Padding lanes of a
-/// partial strip hold zeros in both tables, so they stay zero.
-fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: usize) {
+/// Row by row over one strip: output `m+s` gets `T_{u+s-j} · v_{m-u+j}` for each `j`, for `s` in `skip..live`.
+/// Padding lanes of a partial strip hold zeros in both tables, so they stay zero.
+fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: usize, live: usize) {
     let (past, future) = slab.split_at_mut(m * STRIP);
     let inputs = &past[(m - u) * STRIP..];
-    for s in skip..u {
+    for s in skip..live {
         let mut acc = [0.0f32; STRIP];
         for j in 0..u {
             let t: &[f32; STRIP] = coeffs[(u + s - j) * STRIP..][..STRIP].try_into().unwrap();
@@ -65,8 +74,10 @@ fn add_block_direct(coeffs: &[f32], slab: &mut [f32], m: usize, u: usize, skip: 
 
 /// Per group of eight channels of strip `s`: the inputs zero-padded to `2u`, times the spectra of
 /// `(0, T_1..T_{2u-1})`, cached or computed now. The circular product is exact on the upper half, where the lags
-/// `u+s-j` run over `1..2u-1` without wrapping. Groups that are all padding are skipped.
-fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, skip: usize, scratch: &mut FftSlot) {
+/// `u+s-j` run over `1..2u-1` without wrapping; outputs `m + rows` are added. Groups that are all padding are
+/// skipped.
+#[allow(clippy::too_many_arguments)]
+fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u: usize, rows: core::ops::Range<usize>, far: &[f32], scratch: &mut FftSlot) {
     let w = strip_width(kernel.channels(), s);
     let len = 2 * u;
     let per = group_spectra_len(len);
@@ -81,7 +92,7 @@ fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u:
         let spectra = match level {
             Some(level) => &level[gi * per..][..per],
             None => {
-                kernel.group_block_spectra(gi, u, buf, work, fresh);
+                kernel.group_block_spectra(gi, u, u + rows.end, far, buf, work, fresh);
                 &*fresh
             }
         };
@@ -91,8 +102,8 @@ fn add_block_fft(kernel: &OnlineKernel, s: usize, slab: &mut [f32], m: usize, u:
         }
         buf[u..].fill(C4::zero());
         lane_conv::convolve(fft, buf, work, spectra);
-        for (i, &z) in buf[u + skip..].iter().enumerate() {
-            add_group(future, (skip + i) * STRIP, STRIP, lane0, z);
+        for (i, &z) in buf[u + rows.start..u + rows.end].iter().enumerate() {
+            add_group(future, (rows.start + i) * STRIP, STRIP, lane0, z);
         }
     }
 }

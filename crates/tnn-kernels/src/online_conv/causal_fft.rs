@@ -10,11 +10,13 @@ use crate::par::{self, SendPtr};
 /// Prompts up to this length are multiplied directly: `n²/2` multiply-adds per channel, vectorised over
 /// channels, cost less than three FFTs of length `2n` per channel there.
 const DIRECT_MAX: usize = 32;
+const _: () = assert!(DIRECT_MAX <= super::kernel::MIN_ROWS, "a direct prompt reads its lags from the table");
 
 /// `y[t][ch] = Σ_{j≤t} T_{t-j}[ch] · v[j][ch]` for `t < n` (`n ≤ cap`), by one zero-padded FFT product of length
 /// `L ≥ 2n-1` per group of eight channels. The kernel spectrum of `T_0..T_{n-1}` depends on `n`, so it is
-/// computed here rather than cached; a prefill happens once per sequence.
-pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32], scratch: &mut FftScratch) {
+/// computed here rather than cached; a prefill happens once per sequence. Lags from the kernel's `rows()` on come
+/// from `far` (see [`OnlineKernel::load_lags`]).
+pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, far: &[f32], y: &mut [f32], scratch: &mut FftScratch) {
     let c = kernel.channels();
     if n <= DIRECT_MAX {
         causal_conv_direct(kernel, v, n, y);
@@ -34,11 +36,7 @@ pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f
         let sc = unsafe { slots.get(slot) };
         let (buf, work, spectra) = (&mut sc.buf[..len], &mut sc.work[..len], &mut sc.spectra[..group_spectra_len(len)]);
         for ch0 in (lo..hi).map(|g| g * GROUP) {
-            let slab = kernel.coeff_slab(ch0 / STRIP);
-            for (d, z) in buf[..n].iter_mut().enumerate() {
-                *z = load_group(slab, d * STRIP, STRIP, ch0 % STRIP);
-            }
-            buf[n..].fill(C4::zero());
+            kernel.load_lags(ch0, n, far, buf);
             lane_conv::kernel_spectra(fft, buf, work, spectra);
             for (i, z) in buf[..n].iter_mut().enumerate() {
                 *z = load_group(v, i * c, c, ch0);
@@ -55,8 +53,10 @@ pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f
     });
 }
 
+/// Row by row, for prompts short enough that every lag is in the kernel's table.
 fn causal_conv_direct(kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) {
     let c = kernel.channels();
+    debug_assert!(n <= kernel.rows());
     for s in 0..strips(c) {
         let (c0, w) = (s * STRIP, strip_width(c, s));
         let slab = kernel.coeff_slab(s);

@@ -19,9 +19,21 @@ pub struct NaiveConvState {
 
 impl NaiveConvState {
     pub fn new(kernel: &OnlineKernel) -> Self {
-        let (c, cap) = (kernel.channels(), kernel.cap());
+        Self::with_capacity(kernel, kernel.cap())
+    }
+
+    /// A fresh state for up to `cap` positions (`1 ≤ cap ≤ kernel.cap()`).
+    pub fn with_capacity(kernel: &OnlineKernel, cap: usize) -> Self {
+        assert!((1..=kernel.cap()).contains(&cap), "capacity must be in [1, {}], got {cap}", kernel.cap());
+        let c = kernel.channels();
         let history = vec![0.0; strips(c) * cap * STRIP];
         NaiveConvState { c, cap, pos: 0, history, scratch: FftScratch::for_kernel(kernel) }
+    }
+
+    /// Bytes that [`with_capacity`](Self::with_capacity) allocates for `cap` positions of `c` channels on a kernel of
+    /// capacity `kernel_cap`, under the installed pool: what to reserve before making one.
+    pub fn bytes_for(cap: usize, kernel_cap: usize, c: usize) -> usize {
+        strips(c) * cap * STRIP * 4 + FftScratch::bytes_for(kernel_cap)
     }
 
     pub fn position(&self) -> usize {
@@ -49,31 +61,65 @@ impl NaiveConvState {
         self.history.len() * 4 + self.scratch.bytes()
     }
 
-    /// Consumes a prompt `v[n][c]` into a fresh state and writes its outputs `y[n][c]`.
+    /// The lags `0..need` that the next call reads (a prefill of `n` rows on a fresh state, else a step): every
+    /// lag up to the last position; 0 for a call that will be refused (past the capacity).
+    pub fn lags_needed(&self, n: usize) -> usize {
+        if self.pos == 0 {
+            if n <= self.cap { n } else { 0 }
+        } else if self.pos < self.cap {
+            self.pos + 1
+        } else {
+            0
+        }
+    }
+
+    /// [`prefill_with`](Self::prefill_with) with no lags beyond the kernel's table.
     pub fn prefill(&mut self, kernel: &OnlineKernel, v: &[f32], n: usize, y: &mut [f32]) -> Result<(), DecodeError> {
+        self.prefill_with(kernel, v, n, &[], y)
+    }
+
+    /// Consumes a prompt `v[n][c]` into a fresh state and writes its outputs `y[n][c]`; `far` holds the lags from
+    /// `kernel.rows()` to `n`.
+    pub fn prefill_with(&mut self, kernel: &OnlineKernel, v: &[f32], n: usize, far: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
         check_prefill(kernel, self.cap, self.c, self.pos, v, y, n)?;
+        kernel.check_far(n, far);
         let c = self.c;
-        causal_conv(kernel, &v[..n * c], n, &mut y[..n * c], &mut self.scratch);
+        causal_conv(kernel, &v[..n * c], n, far, &mut y[..n * c], &mut self.scratch);
         to_strips(&v[..n * c], n, c, &mut self.history, self.cap);
         self.pos = n;
         Ok(())
     }
 
-    /// Consumes one token `v[c]` and writes `y[c] = Σ_{k=0..t} T_k · v_{t-k}`.
+    /// [`step_with`](Self::step_with) with no lags beyond the kernel's table.
     pub fn step(&mut self, kernel: &OnlineKernel, v: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
+        self.step_with(kernel, v, &[], y)
+    }
+
+    /// Consumes one token `v[c]` and writes `y[c] = Σ_{k=0..t} T_k · v_{t-k}`; `far` holds the lags from
+    /// `kernel.rows()` to `t + 1`.
+    pub fn step_with(&mut self, kernel: &OnlineKernel, v: &[f32], far: &[f32], y: &mut [f32]) -> Result<(), DecodeError> {
         check_step(kernel, self.cap, self.c, self.pos, v, y)?;
         let c = self.c;
         let t = self.pos;
+        kernel.check_far(t + 1, far);
+        let near = (t + 1).min(kernel.rows());
         for (s, slab) in self.history.chunks_exact_mut(self.cap * STRIP).enumerate() {
             let (c0, w) = (s * STRIP, strip_width(c, s));
             slab[t * STRIP..][..w].copy_from_slice(&v[c0..c0 + w]);
             let coeffs = kernel.coeff_slab(s);
             let mut acc = [0.0f32; STRIP];
-            for k in 0..=t {
+            for k in 0..near {
                 let a: &[f32; STRIP] = coeffs[k * STRIP..][..STRIP].try_into().unwrap();
                 let b: &[f32; STRIP] = slab[(t - k) * STRIP..][..STRIP].try_into().unwrap();
                 for g in 0..STRIP {
                     acc[g] += a[g] * b[g];
+                }
+            }
+            // Lags past the table, in the same order: row k of far is lag rows + k.
+            for k in near..=t {
+                let a = &far[(k - near) * c + c0..][..w];
+                for g in 0..w {
+                    acc[g] += a[g] * slab[(t - k) * STRIP + g];
                 }
             }
             y[c0..c0 + w].copy_from_slice(&acc[..w]);

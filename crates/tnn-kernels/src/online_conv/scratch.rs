@@ -28,6 +28,12 @@ impl FftSlot {
 }
 
 impl FftScratch {
+    /// Bytes that [`for_kernel`](Self::for_kernel) allocates for a kernel of `kernel_cap` under the installed pool.
+    pub(crate) fn bytes_for(kernel_cap: usize) -> usize {
+        let len = 2 * kernel_cap;
+        crate::par::threads() * (2 * len * core::mem::size_of::<C4>() + group_spectra_len(len) * 4)
+    }
+
     pub(crate) fn for_kernel(kernel: &OnlineKernel) -> Self {
         let len = 2 * kernel.cap();
         FftScratch { len, slots: PerSlot::for_pool(|| FftSlot::new(len)) }
