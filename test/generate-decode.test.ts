@@ -34,17 +34,20 @@ beforeAll(async () => {
 
 afterAll(() => model?.dispose());
 
-/** Largest |a - b| over a row, relative to the row's largest |b|. */
-function rowError(a: Float32Array, full: Float32Array, row: number): number {
+/** Largest |a - b| over row `row` of `[n, vocab]` logits `b`, relative to the row's largest |b|. */
+function relativeRowError(a: Float32Array, b: Float32Array, row: number, vocab: number): number {
   let err = 0;
   let max = 0;
-  for (let j = 0; j < V; j++) {
-    const b = full[row * V + j]!;
-    err = Math.max(err, Math.abs(a[j]! - b));
-    max = Math.max(max, Math.abs(b));
+  for (let j = 0; j < vocab; j++) {
+    const x = b[row * vocab + j]!;
+    err = Math.max(err, Math.abs(a[j]! - x));
+    max = Math.max(max, Math.abs(x));
   }
   return err / max;
 }
+
+/** {@link relativeRowError} against the fixture model's full forward. */
+const rowError = (a: Float32Array, full: Float32Array, row: number): number => relativeRowError(a, full, row, V);
 
 /** Prefills `prompt` tokens, steps through the rest, returns the worst relative error over all positions. */
 function decodeError(mode: DecodeMode, prompt: number, maxLength: number, steps = STEPS): { worst: number; at: number } {
@@ -250,15 +253,7 @@ describe("a post-norm LM decodes exactly", () => {
       all.dispose();
       const dec = post.decoder();
       let worst = 0;
-      const err = (got: Float32Array, row: number): number => {
-        let e = 0;
-        let m = 0;
-        for (let j = 0; j < Vp; j++) {
-          e = Math.max(e, Math.abs(got[j]! - want[row * Vp + j]!));
-          m = Math.max(m, Math.abs(want[row * Vp + j]!));
-        }
-        return e / m;
-      };
+      const err = (got: Float32Array, row: number): number => relativeRowError(got, want, row, Vp);
       try {
         worst = err(dec.prefill(seq.subarray(0, 3)), 2);
         const out = new Float32Array(Vp);
@@ -304,15 +299,7 @@ describe("decoding where memory is short", () => {
         expect(dec.memoryBytes).toBeGreaterThanOrEqual(4 * limit * sum);
         expect(dec.memoryBytes).toBeLessThan(4 * limit * sum + 2 * 2 ** 20);
         expect(post.decodeKernels.memoryBytes).toBe(0);
-        const err = (got: Float32Array, row: number): number => {
-          let e = 0;
-          let m = 0;
-          for (let j = 0; j < Vp; j++) {
-            e = Math.max(e, Math.abs(got[j]! - want[row * Vp + j]!));
-            m = Math.max(m, Math.abs(want[row * Vp + j]!));
-          }
-          return e / m;
-        };
+        const err = (got: Float32Array, row: number): number => relativeRowError(got, want, row, Vp);
         // A prompt past the kernels' 64 rows: the prefill's FFT reads lags from the RPE too.
         let worst = err(dec.prefill(seq.subarray(0, 100)), 99);
         const out = new Float32Array(Vp);

@@ -83,17 +83,7 @@ impl OnlineConvState {
             if n > self.cap {
                 return 0;
             }
-            let mut need = n;
-            let mut bits = n;
-            while bits != 0 {
-                let u = bits & bits.wrapping_neg();
-                bits &= bits - 1;
-                let m = n & !(u - 1);
-                if m < self.cap {
-                    need = need.max(block_need(m, u, self.cap));
-                }
-            }
-            return need;
+            return self.pending_blocks(n).map(|(m, u)| block_need(m, u, self.cap)).fold(n, usize::max);
         }
         let m = self.pos + 1;
         if m < self.cap {
@@ -123,17 +113,18 @@ impl OnlineConvState {
         to_strips(&v[..n * c], n, c, &mut self.buf, self.cap);
         self.pos = n;
         self.dirty = n;
-        let mut bits = n;
-        while bits != 0 {
-            let u = bits & bits.wrapping_neg();
-            bits &= bits - 1;
-            let m = n & !(u - 1);
-            if m < self.cap {
-                add_block(kernel, &mut self.buf, self.cap, m, u, n, far, &mut self.scratch);
-                self.dirty = self.dirty.max((m + u).min(self.cap));
-            }
+        for (m, u) in self.pending_blocks(n) {
+            add_block(kernel, &mut self.buf, self.cap, m, u, n, far, &mut self.scratch);
+            self.dirty = self.dirty.max((m + u).min(self.cap));
         }
         Ok(())
+    }
+
+    /// The blocks `(m, u)` that `n` steps would have issued and that still reach outputs at or after `n`, within the
+    /// state's rows: one per set bit `u` of `n`, ending at `m` = `n` with its bits below `u` cleared.
+    fn pending_blocks(&self, n: usize) -> impl Iterator<Item = (usize, usize)> {
+        let cap = self.cap;
+        (0..usize::BITS).map(|b| 1usize << b).filter(move |&u| n & u != 0).map(move |u| (n & !(u - 1), u)).filter(move |&(m, _)| m < cap)
     }
 
     /// [`step_with`](Self::step_with) with no lags beyond the kernel's table.
