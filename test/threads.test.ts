@@ -146,6 +146,48 @@ console.log(JSON.stringify({ threads: info.threads, jobs, differing }));
     expect(JSON.parse(stdout.trim())).toEqual({ threads: 3, jobs: 200_000, differing: 0 });
   }, 300_000);
 
+  it("fails a call whose task traps, on a worker or on the caller, instead of hanging, then runs on one thread", async () => {
+    ensureBuilt();
+    // No kernel traps on valid input, so the pool's diagnostic export makes one trap: every task it runs on a worker
+    // panics (mode 1), or the caller's first task while workers run others (mode 2). Before workers reported their
+    // traps, the caller waited for those tasks forever (mode 1): the child, killed at the timeout, failed this test.
+    // Either way the call must throw, and the calls after it run on one thread with the same bits.
+    // The child bundles the core from source to reach the raw export (its wasm paths resolve from test/artifacts as
+    // from ts/core).
+    const { build } = await import("esbuild");
+    const entry = join(repoRoot, "test/artifacts/pool-trap-entry.ts");
+    writeFileSync(entry, `import { init, kernels, backendInfo, stopThreads } from "../../ts/core/wasm.js";
+import { matmul } from "../../ts/core/ops.js";
+import { Tensor } from "../../ts/core/tensor.js";
+const info = await init({ threads: 3 });
+const k = kernels();
+const counted = k.pool_check(2000, 0);
+let failure = "";
+try {
+  k.pool_check(2000, Number(process.argv[2]));
+} catch (e) {
+  failure = String(e);
+}
+const threadsAfter = backendInfo()!.threads;
+const x = Tensor.from(Float32Array.from({ length: 64 * 96 }, (_, i) => Math.sin(i)), [64, 96]);
+const w = Tensor.from(Float32Array.from({ length: 300 * 96 }, (_, i) => Math.cos(i)), [300, 96]);
+const after = matmul(x, w).toArray();
+const again = Array.from({ length: 50 }, () => k.pool_check(300, 0));
+stopThreads();
+const single = matmul(x, w).toArray();
+const same = after.every((v, i) => Object.is(v, single[i])) && again.every((c) => c === 300);
+console.log(JSON.stringify({ threads: info.threads, counted, failure, threadsAfter, same }));
+`);
+    const script = join(repoRoot, "test/artifacts/pool-trap.mjs");
+    await build({ entryPoints: [entry], outfile: script, bundle: true, format: "esm", platform: "node", target: "node22", logLevel: "error" });
+    for (const mode of [1, 2]) {
+      const stdout = execFileSync(process.execPath, [script, String(mode)], { encoding: "utf8", timeout: 60_000, killSignal: "SIGKILL" });
+      const got = JSON.parse(stdout.trim()) as { threads: number; counted: number; failure: string; threadsAfter: number; same: boolean };
+      expect(got, `mode ${mode}`).toMatchObject({ threads: 3, counted: 2000, threadsAfter: 1, same: true });
+      expect(got.failure, `mode ${mode}`).toMatch(/RuntimeError/);
+    }
+  });
+
   it("lets a Node script exit without stopThreads()", () => {
     ensureBuilt();
     const script = join(repoRoot, "test/artifacts/threads-exit.mjs");

@@ -18,8 +18,9 @@ const WORKER_SOURCE = `
 const port = typeof require === "function" ? require("node:worker_threads").parentPort : null;
 const post = (m) => (port ? port.postMessage(m) : postMessage(m));
 const start = ({ module, memory, slot }) => {
+  let exports;
+  let inPool = false;
   try {
-    let exports;
     const text = (ptr, len) => new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len).slice());
     const imports = {};
     for (const i of WebAssembly.Module.imports(module)) {
@@ -32,10 +33,14 @@ const start = ({ module, memory, slot }) => {
     exports = new WebAssembly.Instance(module, imports).exports;
     exports.__wbindgen_start();
     post({ ready: slot });
+    inPool = true;
     exports.pool_worker(slot);
+    inPool = false;
     exports.__wbindgen_thread_destroy?.();
     post({ exited: slot });
   } catch (e) {
+    // A task trapped: the caller waiting for it must hear, or it would wait forever.
+    if (inPool) exports.pool_worker_failed();
     post({ error: String((e && e.stack) || e) });
   }
   if (port) port.close(); else close();

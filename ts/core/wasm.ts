@@ -290,7 +290,9 @@ export function stopThreads(): void {
 }
 
 function info(b: Backend): BackendInfo {
-  return { build: b.build, threads: b.threads, simdSupported: b.simdSupported, relaxedSimdSupported: b.relaxedSimdSupported, threadsSupported: b.threadsSupported };
+  // The pool's own count: a pool abandoned after a task trapped on a worker runs kernels on one thread.
+  const threads = b.pool ? Math.min(b.threads, bindings.pool_threads()) : 1;
+  return { build: b.build, threads, simdSupported: b.simdSupported, relaxedSimdSupported: b.relaxedSimdSupported, threadsSupported: b.threadsSupported };
 }
 
 /** The loaded backend's info, or undefined before {@link init}. */
