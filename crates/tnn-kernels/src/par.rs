@@ -109,6 +109,21 @@ impl<T> SendPtr<T> {
     }
 }
 
+/// Calls `f(unit, scratch)` for every `unit < units`: ranges of at least `min_units` units (about four per thread)
+/// run as tasks on the pool, each with its thread's slot of `scratch`. What the channel-group and strip loops of the
+/// FFT paths share; the units must be independent.
+pub fn for_each_unit<T: Send>(units: usize, min_units: usize, scratch: &PerSlot<T>, f: impl Fn(usize, &mut T) + Sync) {
+    let pieces = pieces(units, min_units);
+    for_each(pieces, |t, slot| {
+        let (lo, hi) = piece(t, pieces, units, 1);
+        // SAFETY: the pool gives `slot` to one running task at a time, and the borrow ends with the task.
+        let sc = unsafe { scratch.get(slot) };
+        for unit in lo..hi {
+            f(unit, sc);
+        }
+    });
+}
+
 /// One `T` per pool slot: scratch that each thread of a [`for_each`] uses without locking.
 pub struct PerSlot<T> {
     slots: Vec<UnsafeCell<T>>,

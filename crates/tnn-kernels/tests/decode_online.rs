@@ -215,9 +215,10 @@ fn stepping_past_cap_is_an_error() {
     );
 }
 
-/// Steps (after an `n0`-row prefill) a state of `cap` rows on a kernel that keeps `rows` coefficient rows, giving
-/// each call the lags it asks for from the full table, as a decoder computes them from the RPE.
-fn run_short_kernel(coeffs: &[f32], kcap: usize, rows: usize, cap: usize, c: usize, v: &[f32], n0: usize, naive: bool) -> Vec<f32> {
+/// Steps (after an `n0`-row prefill) a state of `cap` rows on a kernel that keeps `rows` of the coefficient rows
+/// `coeffs[kcap][c]`, giving each call the lags it asks for from the full table, as a decoder computes them from the RPE.
+fn run_short_kernel(coeffs: &[f32], kcap: usize, rows: usize, cap: usize, v: &[f32], n0: usize, naive: bool) -> Vec<f32> {
+    let c = coeffs.len() / kcap;
     let kernel = OnlineKernel::with_rows(&coeffs[..rows * c], rows, kcap, c);
     let estimate = OnlineKernel::bytes_for(rows, kcap, c);
     assert!(kernel.memory_bytes() <= estimate && estimate - kernel.memory_bytes() <= 8 * 4 * kcap, "kernel bytes {} vs {estimate}", kernel.memory_bytes());
@@ -255,10 +256,10 @@ fn a_kernel_of_few_rows_given_the_far_lags_gives_the_full_kernels_bits() {
     for &n0 in &[0usize, 1, 40, 64, 300, 1000] {
         let want = run_online(&full, &v, n0, kcap);
         for rows in [64usize, 100, 512] {
-            assert_eq!(run_short_kernel(&coeffs, kcap, rows, kcap, c, &v, n0, false), want, "rows={rows} prefill={n0}");
+            assert_eq!(run_short_kernel(&coeffs, kcap, rows, kcap, &v, n0, false), want, "rows={rows} prefill={n0}");
         }
         let naive = run_naive(&full, &v, n0, kcap);
-        assert_eq!(run_short_kernel(&coeffs, kcap, 64, kcap, c, &v, n0, true), naive, "naive, prefill={n0}");
+        assert_eq!(run_short_kernel(&coeffs, kcap, 64, kcap, &v, n0, true), naive, "naive, prefill={n0}");
     }
 }
 
@@ -276,7 +277,7 @@ fn a_state_sized_to_the_last_position_is_exact_up_to_it() {
                 continue;
             }
             for rows in [64usize, kcap] {
-                let y = run_short_kernel(&coeffs, kcap, rows, cap, c, &v, n0, false);
+                let y = run_short_kernel(&coeffs, kcap, rows, cap, &v, n0, false);
                 let e = rel_err(&y, &reference);
                 assert!(e <= 1e-5, "cap={cap} rows={rows} prefill={n0}: online vs float64 {e:e}");
             }

@@ -33,21 +33,15 @@ pub(crate) fn add_block(kernel: &OnlineKernel, buf: &mut [f32], cap: usize, m: u
         return;
     }
     let strips = buf.len() / (cap * STRIP);
-    let pieces = if u >= PAR_MIN_BLOCK { par::pieces(strips, 1) } else { 1 };
-    if pieces > 1 {
+    let min_strips = if u >= PAR_MIN_BLOCK { 1 } else { strips };
+    if min_strips < strips {
         scratch.fit_pool();
     }
-    let slots = &scratch.slots;
     let bufs = SendPtr(buf.as_mut_ptr());
-    par::for_each(pieces, |t, slot| {
-        let (lo, hi) = par::piece(t, pieces, strips, 1);
-        // SAFETY: the pool gives `slot` to one running task at a time.
-        let sc = unsafe { slots.get(slot) };
-        for s in lo..hi {
-            // SAFETY: strip s owns floats s·cap·16 .. (s+1)·cap·16 of buf; no other task touches them.
-            let slab = unsafe { core::slice::from_raw_parts_mut(bufs.get().add(s * cap * STRIP), cap * STRIP) };
-            add_block_fft(kernel, s, slab, m, u, skip..live, far, sc);
-        }
+    par::for_each_unit(strips, min_strips, &scratch.slots, |s, sc| {
+        // SAFETY: strip s owns floats s·cap·16 .. (s+1)·cap·16 of buf; no other task touches them.
+        let slab = unsafe { core::slice::from_raw_parts_mut(bufs.get().add(s * cap * STRIP), cap * STRIP) };
+        add_block_fft(kernel, s, slab, m, u, skip..live, far, sc);
     });
 }
 

@@ -25,30 +25,23 @@ pub(crate) fn causal_conv(kernel: &OnlineKernel, v: &[f32], n: usize, far: &[f32
     let len = (2 * n - 1).next_power_of_two();
     let fft = kernel.fft(len);
     scratch.fit_pool();
-    let slots = &scratch.slots;
     // Groups of eight channels are independent: ranges of them run on the pool's threads, each with its own slot.
-    let groups = c.div_ceil(GROUP);
-    let pieces = par::pieces(groups, 1);
     let ys = SendPtr(y.as_mut_ptr());
-    par::for_each(pieces, |t, slot| {
-        let (lo, hi) = par::piece(t, pieces, groups, 1);
-        // SAFETY: the pool gives `slot` to one running task at a time.
-        let sc = unsafe { slots.get(slot) };
+    par::for_each_unit(c.div_ceil(GROUP), 1, &scratch.slots, |g, sc| {
+        let ch0 = g * GROUP;
         let (buf, work, spectra) = (&mut sc.buf[..len], &mut sc.work[..len], &mut sc.spectra[..group_spectra_len(len)]);
-        for ch0 in (lo..hi).map(|g| g * GROUP) {
-            kernel.load_lags(ch0, n, far, buf);
-            lane_conv::kernel_spectra(fft, buf, work, spectra);
-            for (i, z) in buf[..n].iter_mut().enumerate() {
-                *z = load_group(v, i * c, c, ch0);
-            }
-            buf[n..].fill(C4::zero());
-            lane_conv::convolve(fft, buf, work, spectra);
-            let w = GROUP.min(c - ch0);
-            for (i, &z) in buf[..n].iter().enumerate() {
-                // SAFETY: only this group's channels of row i (y holds n·c floats); other tasks write other channels.
-                let row = unsafe { core::slice::from_raw_parts_mut(ys.get().add(i * c + ch0), w) };
-                store_group(row, 0, w, 0, z);
-            }
+        kernel.load_lags(ch0, n, far, buf);
+        lane_conv::kernel_spectra(fft, buf, work, spectra);
+        for (i, z) in buf[..n].iter_mut().enumerate() {
+            *z = load_group(v, i * c, c, ch0);
+        }
+        buf[n..].fill(C4::zero());
+        lane_conv::convolve(fft, buf, work, spectra);
+        let w = GROUP.min(c - ch0);
+        for (i, &z) in buf[..n].iter().enumerate() {
+            // SAFETY: only this group's channels of row i (y holds n·c floats); other tasks write other channels.
+            let row = unsafe { core::slice::from_raw_parts_mut(ys.get().add(i * c + ch0), w) };
+            store_group(row, 0, w, 0, z);
         }
     });
 }

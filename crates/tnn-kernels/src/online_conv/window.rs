@@ -198,29 +198,22 @@ impl WindowState {
         // Input i of the block is position pos − K + i; positions before 0 are zeros.
         let first = self.pos as isize - k_win as isize;
         // Groups of eight channels are independent: ranges of them run on the pool's threads.
-        let groups = c.div_ceil(GROUP);
-        let pieces = par::pieces(groups, 1);
-        let (ring, slots, far) = (&self.ring, &self.fft_scratch, SendPtr(self.far.as_mut_ptr()));
-        par::for_each(pieces, |t, slot| {
-            let (lo, hi) = par::piece(t, pieces, groups, 1);
-            // SAFETY: the pool gives `slot` to one running task at a time.
-            let (buf, work) = unsafe { slots.get(slot) };
-            for g in lo..hi {
-                let ch0 = g * GROUP;
-                let (s, lane0) = (ch0 / STRIP, ch0 % STRIP);
-                let slab = &ring[s * rows * STRIP..][..rows * STRIP];
-                for (i, z) in buf.iter_mut().enumerate() {
-                    let p = first + i as isize;
-                    *z = if i < k_win && p >= 0 { load_group(slab, (p as usize % rows) * STRIP, STRIP, lane0) } else { C4::zero() };
-                }
-                lane_conv::convolve(&kernel.fft, buf, work, &kernel.far[g * per..][..per]);
-                // Output K + r of the linear convolution is position pos + r; nothing past index L wraps onto it.
-                let w = GROUP.min(c - ch0);
-                for r in 0..b {
-                    // SAFETY: only this group's channels of row r of `far` ([chunk][c]); other tasks write others.
-                    let row = unsafe { core::slice::from_raw_parts_mut(far.get().add(r * c + ch0), w) };
-                    store_group(row, 0, w, 0, buf[k_win + r]);
-                }
+        let (ring, far) = (&self.ring, SendPtr(self.far.as_mut_ptr()));
+        par::for_each_unit(c.div_ceil(GROUP), 1, &self.fft_scratch, |g, (buf, work)| {
+            let ch0 = g * GROUP;
+            let (s, lane0) = (ch0 / STRIP, ch0 % STRIP);
+            let slab = &ring[s * rows * STRIP..][..rows * STRIP];
+            for (i, z) in buf.iter_mut().enumerate() {
+                let p = first + i as isize;
+                *z = if i < k_win && p >= 0 { load_group(slab, (p as usize % rows) * STRIP, STRIP, lane0) } else { C4::zero() };
+            }
+            lane_conv::convolve(&kernel.fft, buf, work, &kernel.far[g * per..][..per]);
+            // Output K + r of the linear convolution is position pos + r; nothing past index L wraps onto it.
+            let w = GROUP.min(c - ch0);
+            for r in 0..b {
+                // SAFETY: only this group's channels of row r of `far` ([chunk][c]); other tasks write others.
+                let row = unsafe { core::slice::from_raw_parts_mut(far.get().add(r * c + ch0), w) };
+                store_group(row, 0, w, 0, buf[k_win + r]);
             }
         });
     }

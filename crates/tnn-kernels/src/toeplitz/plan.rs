@@ -182,17 +182,8 @@ impl Fft {
     fn for_groups(&mut self, c: usize, f: impl Fn(&Fft, &mut Scratch, usize) + Sync) {
         let len = self.len;
         self.scratch.fit_pool(|| Scratch::new(len));
-        let groups = c.div_ceil(GROUP);
-        let pieces = par::pieces(groups, GROUPS_PER_TASK);
         let this = &*self;
-        par::for_each(pieces, |t, slot| {
-            let (lo, hi) = par::piece(t, pieces, groups, 1);
-            // SAFETY: the pool gives `slot` to one running task at a time.
-            let sc = unsafe { this.scratch.get(slot) };
-            for g in lo..hi {
-                f(this, sc, g);
-            }
-        });
+        par::for_each_unit(c.div_ceil(GROUP), GROUPS_PER_TASK, &this.scratch, |g, sc| f(this, sc, g));
     }
 
     /// Kernel spectra of channels `ch0..ch0+8` into `out` (see [`lane_conv::kernel_spectra`]).
