@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import fc from "fast-check";
-import { config, generateOptions, ids, keepsContract, notText, outcome, safetensorsFile, source } from "../test/fuzz/cases.mjs";
+import { config, decoderUse, driveDecoder, generateOptions, ids, keepsContract, notText, outcome, safetensorsFile, source } from "../test/fuzz/cases.mjs";
 
 const argv = process.argv.slice(2);
 const value = (name, dflt) => {
@@ -50,6 +50,7 @@ const families = [
     byte.encode(x);
   }],
   ["forward ids", 2, ids(model.vocabSize), async (x) => model.forward(x).dispose()],
+  ["decoder options and calls", 1, decoderUse(model.vocabSize), async (use) => driveDecoder(model, use)],
   ["generate options", 1, generateOptions, async (o) => {
     for await (const _ of model.generate([5, 6, 7], o)) void _;
   }],

@@ -13,7 +13,7 @@ import { Gpt2Tokenizer } from "../ts/generate/gpt2-tokenizer.js";
 import { type CausalLM } from "../ts/generate/causal-lm.js";
 import { loadModel } from "../ts/generate/load.js";
 import { configFromJSON } from "../ts/models/config.js";
-import { config, generateOptions, ids, keepsContract, notText, outcome, safetensorsFile, source } from "./fuzz/cases.mjs";
+import { config, decoderUse, driveDecoder, generateOptions, ids, keepsContract, notText, outcome, safetensorsFile, source } from "./fuzz/cases.mjs";
 import { errorOf } from "./helpers/error-of.js";
 import { editHeader } from "./helpers/safetensors-writer.js";
 
@@ -242,6 +242,13 @@ describe("properties", () => {
         return e instanceof tnn.TnnError;
       }
     }), { ...RUNS, numRuns: 500 });
+  });
+
+  it("any decoder options and calls decode or fail typed, and settle", async () => {
+    await fc.assert(fc.asyncProperty(decoderUse(model.vocabSize), async (use) => {
+      const o = await outcome(tnn, async () => driveDecoder(model, use));
+      return keepsContract(o) || (console.error(o, JSON.stringify(use.options)), false);
+    }), RUNS);
   });
 
   it("any generate options generate or fail typed, and settle", async () => {

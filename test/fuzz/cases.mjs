@@ -239,3 +239,35 @@ export const generateOptions = fc.oneof(
   fc.jsonValue(),
   fc.dictionary(fc.string(), fc.jsonValue()),
 );
+
+/** Options for `model.decoder`, sane and not, and the calls made on the decoder: a prompt, then steps. Sane values
+ * are weighted up, so that a good share of the cases decode through to the limit and past it. */
+export const decoderUse = (vocab) => {
+  const mostly = (sane, junk) => fc.oneof({ arbitrary: sane, weight: 6 }, { arbitrary: junk, weight: 1 });
+  const token = fc.integer({ min: 0, max: vocab - 1 });
+  return fc.record({
+    options: mostly(
+      fc.record({
+        mode: mostly(fc.constantFrom("online", "naive", "etsc"), fc.string()),
+        maxLength: mostly(fc.integer({ min: 1, max: 200 }), fc.oneof(fc.integer({ min: -2, max: 0 }), fc.double(), fc.constant(2 ** 40))),
+        limit: mostly(fc.integer({ min: 1, max: 80 }), fc.oneof(fc.integer({ min: -2, max: 0 }), fc.double(), fc.constant(NaN), fc.string())),
+        etscWindow: mostly(fc.integer({ min: 1, max: 600 }), fc.oneof(fc.integer({ min: -2, max: 0 }), fc.double())),
+        window: mostly(fc.boolean(), fc.integer()),
+      }, { requiredKeys: [] }),
+      fc.jsonValue(),
+    ),
+    prompt: mostly(fc.array(token, { minLength: 1, maxLength: 40 }), ids(vocab)),
+    steps: fc.array(mostly(token, fc.oneof(fc.integer({ min: -3, max: vocab + 3 }), fc.double(), fc.string())), { maxLength: 90 }),
+  });
+};
+
+/** Makes a decoder with `use.options`, prefills `use.prompt` and steps through `use.steps`, freeing it after. */
+export function driveDecoder(model, use) {
+  const dec = model.decoder(use.options);
+  try {
+    dec.prefill(use.prompt);
+    for (const id of use.steps) dec.step(id);
+  } finally {
+    dec.dispose();
+  }
+}

@@ -16,7 +16,7 @@ import {
 } from "../core/decode-conv.js";
 import { fits, reserve } from "../core/memory.js";
 import { windowBytes } from "../nn/decay-window.js";
-import { DecodeStateError, DisposedError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
+import { DecodeStateError, DisposedError, DTypeError, InvalidOptionError, ShapeError, ValueRangeError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { headRows } from "../models/batch.js";
 import { PIPELINE_BLOCK, type TnnBody } from "../models/tnn-body.js";
@@ -244,12 +244,16 @@ export class DecodeState implements StepDecoder {
    * Runs the prompt through every layer in one pass (FFT convolution) and seeds the layer states.
    * Returns the logits after the last prompt token (`[vocab]`): written into `out` when given, else a new array.
    * @throws {DecodeStateError} the state is not at position 0
+   * @throws {DTypeError} `ids` is not an array or a typed array
    * @throws {ValueRangeError} an empty prompt or an id outside the vocabulary
    */
   prefill(ids: ArrayLike<number>, out?: Float32Array): Float32Array {
     this.#alive();
     this.#checkOut(out);
     if (this.#position !== 0) throw new DecodeStateError(`prefill needs a fresh state (position 0), this one is at ${this.#position}; call reset()`);
+    if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView))) {
+      throw new DTypeError(`prefill: ids must be a number[] or a typed array (Int32Array), got ${ids === null ? "null" : typeof ids}`);
+    }
     if (ids.length === 0) throw new ValueRangeError("prefill: the prompt must have at least one token");
     checkIds(ids, this.#model.vocabSize, "prefill");
     return this.#advance(Int32Array.from(ids), out);
