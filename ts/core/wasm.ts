@@ -55,7 +55,7 @@ export interface InitOptions {
    */
   threads?: number | "auto";
   /**
-   * Bytes of wasm memory tnn may hold (default: 128 MiB in a Cloudflare Worker, 4 GiB elsewhere); a call whose need
+   * Bytes of wasm memory tnn may hold (default: 118 MiB in a Cloudflare Worker, whose 128 MB hold the JS heap too; 4 GiB elsewhere); a call whose need
    * would exceed it throws `OutOfMemoryError` before allocating. The same as `setMemoryBudget`.
    */
   memoryBudget?: number;

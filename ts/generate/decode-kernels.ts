@@ -41,7 +41,7 @@ export interface KernelLease<H> {
 export const DEFAULT_KERNEL_CACHE_BYTES = 256 * 2 ** 20;
 
 /**
- * The default cache size under the current memory budget: in a Worker (128 MiB) 16 MiB. A sequence that grows
+ * The default cache size under the current memory budget: in a Worker (118 MiB) 14.75 MiB. A sequence that grows
  * through the buckets toward its window leaves each outgrown bucket's kernels behind; kept without limit, the shipped
  * model's (64 to 2,048 tokens) held 38 MB that the windowed states could not reuse.
  */
