@@ -55,8 +55,9 @@ export interface InitOptions {
    */
   threads?: number | "auto";
   /**
-   * Bytes of wasm memory tnn may hold (default: 118 MiB in a Cloudflare Worker, whose 128 MB hold the JS heap too; 4 GiB elsewhere); a call whose need
-   * would exceed it throws `OutOfMemoryError` before allocating. The same as `setMemoryBudget`.
+   * Bytes of wasm memory tnn may hold (default: 118 MiB in a Cloudflare Worker, whose 128 MB hold the JS heap too;
+   * 4 GiB elsewhere); a call whose need would exceed it throws `OutOfMemoryError` before allocating. The same as
+   * `setMemoryBudget`.
    */
   memoryBudget?: number;
 }

@@ -125,7 +125,7 @@ impl OnlineKernel {
         assert!(far.len() >= want, "the call reads lags {}..{need} beyond the kernel's table: far must hold {want} floats, got {}", self.rows, far.len());
     }
 
-    /// Length bucket: the number of positions a state built on this kernel can hold.
+    /// Length bucket: the most positions a state built on this kernel can hold.
     pub fn cap(&self) -> usize {
         self.cap
     }
