@@ -205,6 +205,27 @@ describe("decoder API", () => {
     }
   });
 
+  it("a kernel build refused part-way through the layers frees the layers already built", async () => {
+    const own = await loadModel(new URL("model.safetensors", FIXTURE).pathname);
+    const budget = memoryBudget();
+    try {
+      const cap = 8192;
+      const [c0, c1] = own.body.layers.map((l) => l.tno.channels);
+      // Room for the first layer's coefficients (4 bytes per lag and channel), then its kernel; not for the second
+      // layer's coefficients next to that kernel.
+      const kernel0 = onlineKernelBytes(cap, cap, c0!);
+      expect(kernel0).toBeGreaterThan(4 * cap * c0!);
+      const before = heapInUse();
+      setMemoryBudget(before + kernel0 + 2 * cap * c1!);
+      expect(() => own.decodeKernels.online(cap)).toThrow(OutOfMemoryError);
+      expect(heapInUse()).toBe(before);
+      expect(own.decodeKernels.memoryBytes).toBe(0);
+    } finally {
+      setMemoryBudget(budget);
+      own.dispose();
+    }
+  });
+
   it("writes logits into a caller's array when given one", () => {
     const dec = model.decoder({ maxLength: 64 });
     const out = new Float32Array(V);

@@ -73,16 +73,10 @@ export class DecodeKernelCache {
 
   /** Kernels for sequences of up to `cap` tokens (`cap` a power of two), built on first use. */
   online(cap: number): KernelLease<OnlineKernelHandle> {
-    return this.#lease(this.#online, cap, () =>
-      this.#tnos.map((tno) => {
-        const coeffs = tno.coefficients(cap);
-        try {
-          return new OnlineKernelHandle(coeffs, cap, tno.channels);
-        } finally {
-          coeffs.dispose();
-        }
-      }),
-    );
+    return this.#lease(this.#online, cap, (tno) => {
+      using coeffs = tno.coefficients(cap);
+      return new OnlineKernelHandle(coeffs, cap, tno.channels);
+    });
   }
 
   /**
@@ -94,16 +88,10 @@ export class DecodeKernelCache {
   onlineShort(cap: number): KernelLease<OnlineKernelHandle> {
     if (this.#disposed) throw new DisposedError("model used after dispose()");
     const rows = Math.min(cap, OnlineKernelHandle.minRows);
-    const handles: OnlineKernelHandle[] = [];
-    try {
-      for (const tno of this.#tnos) {
-        using coeffs = tno.coefficients(rows);
-        handles.push(new OnlineKernelHandle(coeffs, cap, tno.channels, (from, count) => tno.coefficients(count, { from })));
-      }
-    } catch (err) {
-      for (const h of handles) h.dispose();
-      throw err;
-    }
+    const handles = this.#build((tno) => {
+      using coeffs = tno.coefficients(rows);
+      return new OnlineKernelHandle(coeffs, cap, tno.channels, (from, count) => tno.coefficients(count, { from }));
+    });
     let released = false;
     return {
       kernels: handles,
@@ -117,20 +105,13 @@ export class DecodeKernelCache {
 
   /** ETSC kernels of window `window`, built on first use. */
   etsc(window: number): KernelLease<EtscKernelHandle> {
-    return this.#lease(this.#etsc, window, () =>
-      this.#tnos.map((tno) => {
-        // ETSC decays separately, through its poles: it starts from the undecayed RPE values.
-        const coeffs = tno.coefficients(window, { decay: false });
-        const g = tno.gamma;
-        const gamma = g ? Tensor.from(g) : undefined;
-        try {
-          return new EtscKernelHandle(coeffs, gamma, window, tno.channels);
-        } finally {
-          coeffs.dispose();
-          gamma?.dispose();
-        }
-      }),
-    );
+    return this.#lease(this.#etsc, window, (tno) => {
+      // ETSC decays separately, through its poles: it starts from the undecayed RPE values.
+      using coeffs = tno.coefficients(window, { decay: false });
+      const g = tno.gamma;
+      using gamma = g ? Tensor.from(g) : undefined;
+      return new EtscKernelHandle(coeffs, gamma, window, tno.channels);
+    });
   }
 
   /** Bytes of wasm memory held by every cached kernel. */
@@ -140,19 +121,25 @@ export class DecodeKernelCache {
     return b;
   }
 
-  #lease<H extends { memoryBytes: number; dispose(): void }>(map: Map<number, Entry<H>>, key: number, build: () => H[]): KernelLease<H> {
+  /** One handle per layer from `make`; if one cannot be made, those already made are freed before the error goes on. */
+  #build<H extends { dispose(): void }>(make: (tno: Tno) => H): H[] {
+    const handles: H[] = [];
+    try {
+      for (const tno of this.#tnos) handles.push(make(tno));
+    } catch (err) {
+      for (const h of handles) h.dispose();
+      throw err;
+    }
+    return handles;
+  }
+
+  #lease<H extends { memoryBytes: number; dispose(): void }>(map: Map<number, Entry<H>>, key: number, make: (tno: Tno) => H): KernelLease<H> {
     if (this.#disposed) throw new DisposedError("model used after dispose()");
     let e = map.get(key);
     if (e) {
       map.delete(key); // re-insert: Map order is the LRU order
     } else {
-      const handles: H[] = [];
-      try {
-        for (const h of build()) handles.push(h);
-      } catch (err) {
-        for (const h of handles) h.dispose();
-        throw err;
-      }
+      const handles = this.#build(make);
       e = { handles, bytes: handles.reduce((s, h) => s + h.memoryBytes, 0), refs: 0 };
     }
     map.set(key, e);
