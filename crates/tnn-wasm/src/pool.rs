@@ -132,6 +132,11 @@ mod imp {
         while (DONE.load(SeqCst) as u64) + (FAILED.load(SeqCst) as u64) + own < claimed {
             core::hint::spin_loop();
         }
+        uninstall();
+    }
+
+    /// Kernels called from this thread run on it alone from now on.
+    fn uninstall() {
         par::set_thread_pool(None);
         ACTIVE.store(false, Relaxed);
         SIZE.store(1, Relaxed);
@@ -274,9 +279,7 @@ mod imp {
         WAKE.fetch_add(1, SeqCst);
         // SAFETY: WAKE is a live, aligned i32 in linear memory.
         unsafe { memory_atomic_notify(WAKE.as_ptr() as *mut i32, u32::MAX) };
-        par::set_thread_pool(None);
-        ACTIVE.store(false, Relaxed);
-        SIZE.store(1, Relaxed);
+        uninstall();
     }
 
     pub fn workers() -> u32 {
