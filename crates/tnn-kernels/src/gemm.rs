@@ -226,18 +226,24 @@ const NRP: usize = 8;
 /// `xp` readable for `kc·MRP` floats, `wp` for `kc·NRP`, `y` writable for `rows` rows of `ldy` stride and `cols`
 /// elements; `Base::Bias` pointer null or readable for `cols`.
 #[inline(always)]
-unsafe fn tile_outer(mut xp: *const f32, mut wp: *const f32, kc: usize, y: *mut f32, ldy: usize, rows: usize, cols: usize, base: Base) {
+unsafe fn tile_outer(xp: *const f32, wp: *const f32, kc: usize, y: *mut f32, ldy: usize, rows: usize, cols: usize, base: Base) {
     let mut acc = [[F32x4::zero(); 2]; MRP];
-    for _ in 0..kc {
-        let w0 = F32x4::load_ptr(wp);
-        let w1 = F32x4::load_ptr(wp.add(4));
+    // The loop steps addresses as integers and makes pointers from them afresh at each step. Stepping the pointers
+    // themselves, LLVM's loop strength reduction rewrote `xp.add(r)` as plain additions, which wasm cannot fold into
+    // a load's offset, so V8 computed six addresses per step beside the eight multiply-adds; with an integer step the
+    // offsets are constants of an in-bounds pointer and fold (a hand-written copy of this loop: 38 against 42 GFLOP/s).
+    let (x_end, mut xa, mut wa) = (xp.add(kc * MRP).expose_provenance(), xp.expose_provenance(), wp.expose_provenance());
+    while xa != x_end {
+        let (xs, ws) = (core::ptr::with_exposed_provenance::<f32>(xa), core::ptr::with_exposed_provenance::<f32>(wa));
+        let w0 = F32x4::load_ptr(ws);
+        let w1 = F32x4::load_ptr(ws.add(4));
         for r in 0..MRP {
-            let xv = F32x4::load_splat_ptr(xp.add(r));
+            let xv = F32x4::load_splat_ptr(xs.add(r));
             acc[r][0] = xv.mul_add(w0, acc[r][0]);
             acc[r][1] = xv.mul_add(w1, acc[r][1]);
         }
-        xp = xp.add(MRP);
-        wp = wp.add(NRP);
+        xa += MRP * size_of::<f32>();
+        wa += NRP * size_of::<f32>();
     }
     for r in 0..rows {
         let yr = y.add(r * ldy);
