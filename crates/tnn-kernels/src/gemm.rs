@@ -232,9 +232,9 @@ unsafe fn tile_outer(xp: *const f32, wp: *const f32, kc: usize, y: *mut f32, ldy
     // themselves, LLVM's loop strength reduction rewrote `xp.add(r)` as plain additions, which wasm cannot fold into
     // a load's offset, so V8 computed six addresses per step beside the eight multiply-adds; with an integer step the
     // offsets are constants of an in-bounds pointer and fold (a hand-written copy of this loop: 38 against 42 GFLOP/s).
-    let (x_end, mut xa, mut wa) = (xp.add(kc * MRP).expose_provenance(), xp.expose_provenance(), wp.expose_provenance());
+    let (x_end, mut xa, mut wa) = (xp.add(kc * MRP) as usize, xp as usize, wp as usize);
     while xa != x_end {
-        let (xs, ws) = (core::ptr::with_exposed_provenance::<f32>(xa), core::ptr::with_exposed_provenance::<f32>(wa));
+        let (xs, ws) = (xa as *const f32, wa as *const f32);
         let w0 = F32x4::load_ptr(ws);
         let w1 = F32x4::load_ptr(ws.add(4));
         for r in 0..MRP {
