@@ -50,6 +50,16 @@ if ! have chromium && [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ];
   fi
 fi
 
+# 2c. Debian's Firefox ESR for the other browser engine (test/runtime-firefox.test.ts drives it over WebDriver BiDi).
+#     Optional in the same way.
+if ! have firefox-esr && [ ! -x /usr/bin/firefox-esr ] && [ -z "${FIREFOX_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    as_root_apt_install firefox-esr
+  else
+    log "firefox-esr not found: the Firefox test needs it (Debian: sudo apt-get install -y firefox-esr, or set FIREFOX_PATH)"
+  fi
+fi
+
 # 3. npm packages, from the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"

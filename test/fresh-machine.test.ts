@@ -7,10 +7,12 @@
  * - `cargo fetch --locked` of the workspace (every crate Cargo.lock pins, host and wasm32);
  * - on the Debian `-Zbuild-std` route (scripts/build-wasm.mjs), `cargo fetch --locked` of the std sources'
  *   own workspace, the crates std is rebuilt from, pinned by the Cargo.lock under the rustc sysroot;
- * - `npm ci` from package-lock.json with an empty npm cache, then the tools the scripts and tests run.
+ * - `npm ci` from package-lock.json with an empty npm cache, then the tools the scripts and tests run;
+ * - on Debian, the system packages scripts/bootstrap.sh installs: apt resolves each from its lists into an empty
+ *   archive directory, and the mirror answers for every file it would download (a HEAD request, not 200 MB).
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -48,6 +50,14 @@ async function buildStdSources(): Promise<string | undefined> {
   return library && existsSync(join(library, "Cargo.lock")) ? library : undefined;
 }
 
+/** Every package scripts/bootstrap.sh may `apt-get install` (read from the script, so the list cannot drift). */
+function bootstrapAptPackages(): string[] {
+  const script = readFileSync(join(repoRoot, "scripts/bootstrap.sh"), "utf8");
+  const listed = /for p in ([^;]+); do/.exec(script)?.[1]?.trim().split(/\s+/) ?? [];
+  const direct = [...script.matchAll(/as_root_apt_install ([a-z0-9.+-]+)$/gm)].map((m) => m[1]!);
+  return [...listed, ...direct];
+}
+
 afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
@@ -75,6 +85,27 @@ describe("a new machine's downloads, from empty caches", () => {
       "cargo", ["fetch", "--locked", "--target", "wasm32-unknown-unknown", "--manifest-path", join(library, "Cargo.toml")],
       { env: { ...process.env, CARGO_HOME: home, RUSTC: "/usr/bin/rustc", RUSTC_BOOTSTRAP: "1" } });
     expect(existsSync(join(home, "registry/cache"))).toBe(true);
+  });
+
+  it("apt: the Debian packages bootstrap installs resolve, and the mirror serves every file (Debian, as root)", async (ctx) => {
+    if (!existsSync("/usr/bin/apt-get") || process.getuid?.() !== 0) {
+      ctx.skip(); // bootstrap only installs system packages as root with apt; elsewhere it prints what to install
+      return;
+    }
+    const packages = bootstrapAptPackages();
+    expect(packages).toEqual(expect.arrayContaining(["rustc-web", "cargo-web", "rust-web-src", "lld-22", "chromium", "firefox-esr"]));
+    const archives = emptyDir("apt");
+    mkdirSync(join(archives, "partial"));
+    // As bootstrap does: fresh lists first, then what a new machine would fetch into an empty archive directory.
+    await download("apt-get update", "the Debian mirror unreachable", "apt-get", ["update", "-qq"], { env: process.env });
+    const plan = await download(`apt-get install ${packages.join(" ")}`, "a package no longer in the Debian lists, or renamed",
+      "apt-get", ["install", "--reinstall", "--print-uris", "-qq", "-o", `Dir::Cache::Archives=${archives}`, ...packages], { env: process.env });
+    const uris = [...plan.matchAll(/^'(https?:\/\/[^']+)'/gm)].map((m) => m[1]!);
+    expect(uris.length).toBeGreaterThanOrEqual(packages.length);
+    for (const uri of uris) {
+      const r = await fetch(uri, { method: "HEAD" });
+      expect(r.status, `${uri}: a file apt would download is not on the mirror`).toBe(200);
+    }
   });
 
   it("npm ci with an empty cache, and the tools the scripts and tests run from it", async () => {
