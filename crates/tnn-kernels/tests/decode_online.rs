@@ -224,23 +224,23 @@ fn run_short_kernel(coeffs: &[f32], kcap: usize, rows: usize, cap: usize, v: &[f
     assert!(kernel.memory_bytes() <= estimate && estimate - kernel.memory_bytes() <= 8 * 4 * kcap, "kernel bytes {} vs {estimate}", kernel.memory_bytes());
     let far_for = |need: usize| coeffs[rows * c..need.max(rows) * c].to_vec();
     let mut y = vec![0.0f32; cap * c];
+    // The two states share these methods but no trait: one body drives either, and returns the state's bytes.
+    macro_rules! drive {
+        ($state:expr) => {{
+            let mut state = $state;
+            state.prefill_with(&kernel, &v[..n0 * c], n0, &far_for(state.lags_needed(n0)), &mut y[..n0 * c]).unwrap();
+            for t in n0..cap {
+                let need = state.lags_needed(1);
+                assert!(need <= cap, "a step never reads lags past the state's rows: {need} > {cap}");
+                state.step_with(&kernel, &v[t * c..][..c], &far_for(need), &mut y[t * c..][..c]).unwrap();
+            }
+            state.memory_bytes()
+        }};
+    }
     if naive {
-        let mut state = NaiveConvState::with_capacity(&kernel, cap);
-        state.prefill_with(&kernel, &v[..n0 * c], n0, &far_for(state.lags_needed(n0)), &mut y[..n0 * c]).unwrap();
-        for t in n0..cap {
-            let far = far_for(state.lags_needed(1));
-            state.step_with(&kernel, &v[t * c..][..c], &far, &mut y[t * c..][..c]).unwrap();
-        }
+        drive!(NaiveConvState::with_capacity(&kernel, cap));
     } else {
-        let mut state = OnlineConvState::with_capacity(&kernel, cap);
-        state.prefill_with(&kernel, &v[..n0 * c], n0, &far_for(state.lags_needed(n0)), &mut y[..n0 * c]).unwrap();
-        for t in n0..cap {
-            let need = state.lags_needed(1);
-            assert!(need <= cap, "a step never reads lags past the state's rows: {need} > {cap}");
-            let far = far_for(need);
-            state.step_with(&kernel, &v[t * c..][..c], &far, &mut y[t * c..][..c]).unwrap();
-        }
-        assert_eq!(state.memory_bytes(), OnlineConvState::bytes_for(cap, kcap, c));
+        assert_eq!(drive!(OnlineConvState::with_capacity(&kernel, cap)), OnlineConvState::bytes_for(cap, kcap, c));
     }
     y
 }

@@ -1,6 +1,6 @@
 //! The shared, read-only part of online convolution: coefficients, block spectra and FFT plans.
 
-use super::columns::{from_strips, strips, to_strips, STRIP};
+use super::columns::{strips, to_strips, STRIP};
 use crate::lane_conv::{self, group_spectra_len, load_group, GROUP};
 use crate::lane_fft::{LaneFft, C4};
 
@@ -138,11 +138,6 @@ impl OnlineKernel {
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.c
-    }
-
-    /// Copies the coefficient table out as `[rows][c]`.
-    pub fn copy_coeffs(&self, out: &mut [f32]) {
-        from_strips(&self.coeffs, self.rows, self.c, self.rows, &mut out[..self.rows * self.c]);
     }
 
     /// Bytes held by the coefficients, the block spectra and the FFT plans' twiddles.
