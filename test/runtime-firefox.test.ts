@@ -41,10 +41,11 @@ describe("Firefox runs the packed package in a page", () => {
     await page.goto(`${origin}/${basename(dir)}/fixture.html`);
     await page.waitFor(`"tnnResult" in window || "tnnError" in window`, 180_000);
     const error = await page.evaluate<string | undefined>("window.tnnError");
-    if (error) throw new Error(`the page failed: ${error}`);
+    if (error) throw new Error(`the page failed: ${error}\n${page.errors().join("\n")}`);
     const { result, streamed, domTokens, domText } = await page.evaluate<{
       result: ScenarioResult; streamed: StreamedToken[]; domTokens: number[]; domText: string;
     }>("window.tnnResult");
+    expect(page.errors()).toEqual([]);
     expect(result.backend.build).toBe(result.backend.relaxedSimdSupported ? "relaxed" : "simd");
     expect(result.backend.threadsSupported).toBe(true);
     expect(result.backend.threads).toBe(defaultThreads());

@@ -17,6 +17,8 @@ export interface FirefoxPage {
   evaluate<T>(expression: string): Promise<T>;
   /** Polls `expression` until it is truthy, or throws after `timeoutMs`. */
   waitFor(expression: string, timeoutMs: number): Promise<void>;
+  /** Uncaught errors the page has thrown so far (WebDriver BiDi's `log.entryAdded` of type javascript). */
+  errors(): string[];
   /** Ends the session and the browser, and removes the profile. */
   close(): Promise<void>;
 }
@@ -55,13 +57,22 @@ export async function launchFirefox(): Promise<FirefoxPage> {
     });
     let next = 0;
     const pending = new Map<number, Pending>();
+    const errors: string[] = [];
     ws.onmessage = (e) => {
-      const m = JSON.parse(String(e.data)) as { id?: number; type: string; result?: unknown; error?: string; message?: string };
+      const m = JSON.parse(String(e.data)) as {
+        id?: number; type: string; method?: string; params?: { type?: string; text?: string }; result?: unknown; error?: string; message?: string;
+      };
+      if (m.method === "log.entryAdded" && m.params?.type === "javascript") errors.push(m.params.text ?? "(no text)");
       const p = m.id === undefined ? undefined : pending.get(m.id);
       if (!p) return;
       pending.delete(m.id!);
       if (m.type === "error") p.reject(new Error(`WebDriver BiDi: ${m.error}: ${m.message}`));
       else p.resolve(m.result);
+    };
+    // A browser that dies fails what waits on it at once, not at the test's timeout.
+    ws.onclose = () => {
+      for (const p of pending.values()) p.reject(new Error("Firefox closed the WebDriver BiDi connection"));
+      pending.clear();
     };
     const send = <T>(method: string, params: object) => new Promise<T>((resolve, reject) => {
       const id = ++next;
@@ -69,6 +80,7 @@ export async function launchFirefox(): Promise<FirefoxPage> {
       ws.send(JSON.stringify({ id, method, params }));
     });
     await send("session.new", { capabilities: {} });
+    await send("session.subscribe", { events: ["log.entryAdded"] });
     const tree = await send<{ contexts: { context: string }[] }>("browsingContext.getTree", {});
     const context = tree.contexts[0]!.context;
     const evaluate = async <T>(expression: string): Promise<T> => {
@@ -82,6 +94,7 @@ export async function launchFirefox(): Promise<FirefoxPage> {
     return {
       goto: async (url) => void (await send("browsingContext.navigate", { context, url, wait: "complete" })),
       evaluate,
+      errors: () => [...errors],
       async waitFor(expression, timeoutMs) {
         const until = Date.now() + timeoutMs;
         while (!(await evaluate<boolean>(`!!(${expression})`))) {
