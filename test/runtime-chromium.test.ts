@@ -2,13 +2,14 @@
  * Headless Chromium: a page loads the packed package through the "browser" entry of its exports map, streams tokens
  * into the DOM, and the test saves a screenshot to test/artifacts/.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FixtureResult, browserEntry, checkFixtureResult, writeFixturePage } from "./runtimes/browser-fixture.js";
 import { launchChromium } from "./runtimes/chromium.js";
-import { FIXTURE, type ScenarioResult, type StreamedToken, checkScenario, defaultThreads, expectedTokens } from "./runtimes/expected.js";
-import { type PackedProject, packedProject, repoRoot, runDir, runtimesDir } from "./runtimes/packed-project.js";
+import { expectedTokens } from "./runtimes/expected.js";
+import { type PackedProject, packedProject, repoRoot } from "./runtimes/packed-project.js";
 import { SHIPPED_PROMPT } from "./runtimes/scenario.mjs";
 import { serveStatic } from "./runtimes/static-server.js";
 
@@ -20,13 +21,12 @@ describe("Chromium runs the packed package in a page", () => {
   let origin: string;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   /** The installed package's "browser" entry, as the server serves it. */
-  let browserEntry: string;
+  let entry: string;
 
   beforeAll(async () => {
     project = packedProject();
     await expectedTokens();
-    const exportsMap = JSON.parse(readFileSync(join(project.pkgDir, "package.json"), "utf8")).exports as Record<string, Record<string, string>>;
-    browserEntry = `/node_modules/tnn/${exportsMap["."]!.browser!.replace(/^\.\//, "")}`;
+    entry = browserEntry(project);
     // The fixture page is cross-origin isolated, so it runs the threaded build (the page's main thread hands work to
     // the workers and spins while they finish); the example page is not, and runs single-threaded.
     ({ server, origin } = await serveStatic(project.dir, (path) => path.endsWith("/fixture.html")));
@@ -39,38 +39,26 @@ describe("Chromium runs the packed package in a page", () => {
   });
 
   it("matches the golden logits and streams both models' greedy tokens into the DOM", async () => {
-    const dir = runDir(project, "chromium", FIXTURE);
-    const html = readFileSync(join(runtimesDir, "browser/fixture.html"), "utf8")
-      .replaceAll("%TNN_PACKAGE%/%TNN_BROWSER_ENTRY%", browserEntry)
-      .replaceAll("%TNN_PACKAGE%", "/node_modules/tnn");
-    writeFileSync(join(dir, "fixture.html"), html);
+    const fixture = writeFixturePage(project, "chromium");
     const page = await browser.context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(String(e)));
     page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
-    await page.goto(`${origin}/${basename(dir)}/fixture.html`, { timeout: 60_000 });
+    await page.goto(`${origin}${fixture}`, { timeout: 60_000 });
     await page.waitForFunction(() => "tnnResult" in window || "tnnError" in window, undefined, { timeout: 120_000 });
     await page.screenshot({ path: join(ARTIFACTS, "chromium-fixture.png"), fullPage: true });
     const error = await page.evaluate(() => (window as unknown as { tnnError?: string }).tnnError);
     if (error) throw new Error(`the page failed: ${error}\n${problems.join("\n")}`);
-    const { result, streamed, domTokens, domText } = await page.evaluate(() => (window as unknown as {
-      tnnResult: { result: ScenarioResult; streamed: StreamedToken[]; domTokens: number[]; domText: string };
-    }).tnnResult);
+    const fixtureResult = await page.evaluate(() => (window as unknown as { tnnResult: FixtureResult }).tnnResult);
     expect(problems).toEqual([]);
-    // The best build the engine validates: relaxed SIMD where it has it, else simd128; threaded, on this isolated page.
-    expect(result.backend.build).toBe(result.backend.relaxedSimdSupported ? "relaxed" : "simd");
-    expect(result.backend.threadsSupported).toBe(true);
-    expect(result.backend.threads).toBe(defaultThreads());
-    await checkScenario(result, streamed);
-    expect(domTokens).toEqual(result.tokens);
-    expect(domText).toBe(result.shippedText);
+    await checkFixtureResult(fixtureResult);
     await page.close();
   });
 
   it("runs examples/browser/index.html with the shipped model", async () => {
     const example = readFileSync(join(repoRoot, "examples/browser/index.html"), "utf8");
     // The example hard-codes the browser entry for users without a bundler; it must be the one the package exports.
-    expect(example).toContain(`"tnn": ".${browserEntry}"`);
+    expect(example).toContain(`"tnn": ".${entry}"`);
     cpSync(join(repoRoot, "examples/browser/index.html"), join(project.dir, "example.html"));
     const page = await browser.context.newPage();
     const problems: string[] = [];
