@@ -203,11 +203,36 @@ describe("Tno", () => {
     const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal: true, cacheBytes: budget });
     for (const n of [10, 20, 30, 40, 50, 60, 10]) {
       const xt = Tensor.from(rand(n * d1, n), [n, d1]);
+      // Twice: a length is kept from its second product on.
+      tno.forward(xt).dispose();
       tno.forward(xt).dispose();
       xt.dispose();
       expect(tno.cachedBytes).toBeLessThanOrEqual(budget);
     }
     expect(tno.cachedBytes).toBeGreaterThan(0);
+    tno.dispose();
+  });
+
+  it("caches a length's spectra from its second product on, with the same bits as on the fly", () => {
+    const p = rpeParams(e, 2, d1, 80);
+    const gamma = gammaOf(d1, 81);
+    const tno = tnoOf(Rpe.fromParams(toF32(p)), { causal: true, gamma });
+    for (const n of [crossover() + 7, 3]) {
+      const x = rand(n * d1, 82 + n);
+      const xt = Tensor.from(x, [n, d1]);
+      const before = tno.cachedBytes;
+      const once = take(tno.forward(xt));
+      expect(tno.cachedBytes).toBe(before); // a first product keeps nothing
+      expectClose(once, toeplitz64(x, n, d1, toeplitzCoeffs64(p, gamma, n, true)), 5e-5);
+      const twice = take(tno.forward(xt));
+      expect(tno.cachedBytes).toBeGreaterThan(before);
+      const thrice = take(tno.forward(xt));
+      expect(twice).toEqual(once);
+      expect(thrice).toEqual(once);
+      xt.dispose();
+    }
+    tno.clearCache();
+    expect(tno.cachedBytes).toBe(0);
     tno.dispose();
   });
 

@@ -34,7 +34,10 @@ export interface LoadOptions extends ReadOptions {
   readonly dictionary?: string | Uint8Array;
   /** Longest sequence (prompt + generated) `generate` accepts; default: see {@link CausalLM.maxLength}. */
   readonly maxLength?: number;
-  /** Byte budget of each layer's Toeplitz kernel cache for whole-sequence forwards (default 64 MiB). */
+  /**
+   * Byte budget of each layer's Toeplitz kernel cache for whole-sequence forwards (default 64 MiB). A length's kernel
+   * spectra are kept from its second forward on; a length seen once computes them on the fly.
+   */
   readonly tnoCacheBytes?: number;
 }
 

@@ -29,7 +29,7 @@ const CHANNEL_MIXERS: Readonly<Record<GluVersion, { load(vb: VarBuilder, dim: nu
 
 /** Options of building a body. */
 export interface BodyOptions {
-  /** Byte budget of each layer's Toeplitz kernel cache (see `Tno`). */
+  /** Byte budget of each layer's Toeplitz kernel cache, filled from a length's second forward on (see `Tno`). */
   readonly tnoCacheBytes?: number;
   /**
    * Zero the embedded rows of this token id, as fairseq's `TransformerEncoder` does with padding right after the

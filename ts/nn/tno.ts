@@ -20,7 +20,10 @@ export interface TnoOptions {
   readonly causal: boolean;
   /** Heads h. They only change how the official code reshapes gamma and the RPE output; the mixing is depthwise. */
   readonly heads?: number;
-  /** Bytes of coefficient tables and FFT spectra kept per length n, least recently used dropped first. Default 64 MiB. */
+  /**
+   * Bytes of coefficient tables and FFT spectra kept per length n, least recently used dropped first. A length is
+   * kept from its second product on: a first one computes its spectra on the fly. Default 64 MiB.
+   */
   readonly cacheBytes?: number;
 }
 
@@ -49,6 +52,9 @@ interface CacheEntry {
  */
 export const WINDOWED_MIN_LENGTH = 8192;
 
+/** Lengths a Tno remembers having seen once, so that the second product of one of them caches its spectra. */
+const SEEN_LENGTHS = 16;
+
 /** Default {@link TnoOptions.cacheBytes}. */
 export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
 
@@ -56,8 +62,9 @@ export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
  * `y_i[c] = Σ_j t_{i-j}[c] · x_j[c]` with `t_0 = RPE(0)` and `t_k = λ_c^|k| · RPE(k)` for `k ≠ 0`.
  *
  * Coefficients depend only on n and the weights, so the tables (short inputs, direct sum) or FFT spectra (long
- * inputs) are cached per n within a byte budget; a length whose spectra exceed the budget is computed with
- * per-channel spectra on the fly instead, which needs no cache.
+ * inputs) are cached per n within a byte budget, once a length comes back: a prompt's length seldom does, and
+ * keeping its spectra would cost memory the size of the activations (25 MiB per layer of the paper-size LM at 2,048
+ * tokens) and the time to fault it in. Other products compute per-channel spectra on the fly, which needs no cache.
  */
 export class Tno implements SequenceMixer {
   readonly causal: boolean;
@@ -68,6 +75,8 @@ export class Tno implements SequenceMixer {
   readonly #gamma: F32 | undefined;
   readonly #cache = new Map<number, CacheEntry>();
   #cachedBytes = 0;
+  /** Lengths seen once and not cached yet, oldest first (at most {@link SEEN_LENGTHS}). */
+  readonly #seen = new Set<number>();
   #window: number | undefined;
   #windowFloor: number | undefined;
   #windowKernel: WindowKernelHandle | undefined;
@@ -199,7 +208,7 @@ export class Tno implements SequenceMixer {
     if (n < toeplitzCrossover(this.causal) || this.#cache.has(n)) return table;
     const L = fastFftLen(2 * n - 1);
     const spectra = Math.ceil(c / 8) * 16 * (L / 2 + 1) * 4;
-    return table + 160 * L + (spectra <= this.cacheBytes ? spectra : 0);
+    return table + 160 * L + (this.#seen.has(n) && spectra <= this.cacheBytes ? spectra : 0);
   }
 
   /** The whole sequence `v` mixed at once: {@link forward}. */
@@ -229,7 +238,7 @@ export class Tno implements SequenceMixer {
     try {
       coeffs = this.#table(n);
       const bytes = plan.spectraLength * 4;
-      if (bytes <= this.cacheBytes) {
+      if (bytes <= this.cacheBytes && !this.#firstSight(n)) {
         const spectra = plan.spectra(coeffs);
         coeffs.dispose();
         this.#remember(n, { plan, spectra, bytes });
@@ -261,6 +270,14 @@ export class Tno implements SequenceMixer {
     }
   }
 
+  /** Whether n is new: remembered then (the oldest of {@link SEEN_LENGTHS} forgotten), so its next product caches. */
+  #firstSight(n: number): boolean {
+    if (this.#seen.delete(n)) return false;
+    if (this.#seen.size >= SEEN_LENGTHS) this.#seen.delete(this.#seen.values().next().value!);
+    this.#seen.add(n);
+    return true;
+  }
+
   /** Caches `entry` for length n if it fits the budget, evicting the least recently used. */
   #remember(n: number, entry: CacheEntry): boolean {
     if (entry.bytes > this.cacheBytes) return false;
@@ -284,6 +301,7 @@ export class Tno implements SequenceMixer {
   clearCache(): void {
     for (const e of this.#cache.values()) disposeEntry(e);
     this.#cache.clear();
+    this.#seen.clear();
     this.#cachedBytes = 0;
     this.#windowKernel?.dispose();
     this.#windowKernel = undefined;
