@@ -62,7 +62,7 @@ export const DEFAULT_TNO_CACHE_BYTES = 64 * 2 ** 20;
  * `y_i[c] = Σ_j t_{i-j}[c] · x_j[c]` with `t_0 = RPE(0)` and `t_k = λ_c^|k| · RPE(k)` for `k ≠ 0`.
  *
  * Coefficients depend only on n and the weights, so the tables (short inputs, direct sum) or FFT spectra (long
- * inputs) are cached per n within a byte budget, once a length comes back: a prompt's length seldom does, and
+ * inputs) are cached per n within a byte budget, once a length comes back: an input's length often does not, and
  * keeping its spectra would cost memory the size of the activations (25 MiB per layer of the paper-size LM at 2,048
  * tokens) and the time to fault it in. Other products compute per-channel spectra on the fly, which needs no cache.
  */
