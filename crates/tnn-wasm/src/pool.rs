@@ -338,9 +338,9 @@ pub fn pool_worker_failed() {
     imp::failed();
 }
 
-/// A diagnostic of the pool, for tests: one job of `tasks` tasks that each count themselves. `fail` 1: a task run on a
-/// worker panics there; 2: the calling thread's tasks from the middle of the job on panic; either way the call must
-/// fail (a trap) rather than hang, and leave the pool unused. Returns the count (`tasks` when all ran). Without
+/// A diagnostic of the pool, for tests: one job of `tasks` tasks that each count themselves. `fail` 1: every task run
+/// on a worker panics there; 2: the calling thread's first task panics while workers run tasks of the job; either way
+/// the call must fail (a trap) rather than hang, and leave the pool unused. Returns the count (`tasks` when all ran). Without
 /// threads every task runs on the calling thread and none fails.
 #[wasm_bindgen]
 pub fn pool_check(tasks: u32, fail: u32) -> u32 {
